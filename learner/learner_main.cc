@@ -1,0 +1,2 @@
+// Placeholder main; replaced by the module's issue.
+int main() { return 0; }
