@@ -15,12 +15,12 @@
 
 // Evaluates `expr` (an absl::Status) once; returns it from the enclosing
 // function when it is not OK.
-#define SHOAL_RETURN_IF_ERROR(expr)                           \
-  do {                                                        \
-    ::absl::Status shoal_status_ = (expr);                    \
-    if (ABSL_PREDICT_FALSE(!shoal_status_.ok())) {            \
-      return shoal_status_;                                   \
-    }                                                         \
+#define SHOAL_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status shoal_status_ = (expr);         \
+    if (ABSL_PREDICT_FALSE(!shoal_status_.ok())) { \
+      return shoal_status_;                        \
+    }                                              \
   } while (false)
 
 #define SHOAL_STATUS_CONCAT_INNER_(a, b) a##b
@@ -28,8 +28,8 @@
 
 // Evaluates `rexpr` (an absl::StatusOr<T>) once; returns its status when it
 // is not OK, else moves its value into `lhs` (a declaration or an lvalue).
-#define SHOAL_ASSIGN_OR_RETURN(lhs, rexpr)                                  \
-  SHOAL_ASSIGN_OR_RETURN_IMPL_(                                             \
+#define SHOAL_ASSIGN_OR_RETURN(lhs, rexpr) \
+  SHOAL_ASSIGN_OR_RETURN_IMPL_(            \
       SHOAL_STATUS_CONCAT_(shoal_statusor_, __LINE__), lhs, rexpr)
 
 #define SHOAL_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \

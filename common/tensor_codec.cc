@@ -1,0 +1,192 @@
+#include "common/tensor_codec.h"
+
+#include <cmath>
+#include <limits>
+
+#include "absl/base/config.h"
+#include "absl/strings/str_join.h"
+
+namespace shoal {
+
+#ifndef ABSL_IS_LITTLE_ENDIAN
+#error "shoal's wire format is little-endian; big-endian hosts need byte swaps"
+#endif
+
+namespace {
+
+constexpr int64_t kMaxElements = int64_t{1} << 62;
+
+std::string Prefix(absl::string_view field) {
+  return field.empty() ? std::string() : absl::StrCat(field, ": ");
+}
+
+// Index of the first non-finite value, or -1.
+template <typename T>
+int64_t FirstNonFinite(const std::string& data) {
+  const int64_t n = static_cast<int64_t>(data.size() / sizeof(T));
+  for (int64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data.data() + i * sizeof(T), sizeof(T));
+    if (!std::isfinite(v)) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int DTypeSize(v1::DType dtype) {
+  switch (dtype) {
+    case v1::DTYPE_FLOAT32:
+    case v1::DTYPE_INT32:
+      return 4;
+    case v1::DTYPE_FLOAT64:
+    case v1::DTYPE_INT64:
+      return 8;
+    case v1::DTYPE_UINT8:
+    case v1::DTYPE_BOOL:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+absl::string_view DTypeName(v1::DType dtype) {
+  switch (dtype) {
+    case v1::DTYPE_FLOAT32:
+      return "float32";
+    case v1::DTYPE_FLOAT64:
+      return "float64";
+    case v1::DTYPE_INT32:
+      return "int32";
+    case v1::DTYPE_INT64:
+      return "int64";
+    case v1::DTYPE_UINT8:
+      return "uint8";
+    case v1::DTYPE_BOOL:
+      return "bool";
+    default:
+      return "unspecified";
+  }
+}
+
+absl::StatusOr<v1::DType> DTypeFromName(absl::string_view name) {
+  for (v1::DType d : {v1::DTYPE_FLOAT32, v1::DTYPE_FLOAT64, v1::DTYPE_INT32,
+                      v1::DTYPE_INT64, v1::DTYPE_UINT8, v1::DTYPE_BOOL}) {
+    if (DTypeName(d) == name) return d;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown dtype '", name,
+      "' (expected float32, float64, int32, int64, uint8 or bool)"));
+}
+
+std::string ShapeString(absl::Span<const int64_t> shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape,
+                                    absl::string_view field) {
+  int64_t n = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t d = shape[i];
+    if (d < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Prefix(field), "shape[", i, "] is negative (", d, ")"));
+    }
+    if (d != 0 && n > kMaxElements / d) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Prefix(field), "shape ", ShapeString(shape), " is too large"));
+    }
+    n *= d;
+  }
+  return n;
+}
+
+absl::Status ValidateTensor(const v1::Tensor& tensor, absl::string_view field) {
+  const int size = DTypeSize(tensor.dtype());
+  if (size == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(field), "dtype ", static_cast<int>(tensor.dtype()),
+                     " is not a valid dtype"));
+  }
+  absl::StatusOr<int64_t> n = NumElements(tensor.shape(), field);
+  if (!n.ok()) return n.status();
+  const uint64_t want = static_cast<uint64_t>(*n) * size;
+  if (tensor.data().size() != want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(field), "data has ", tensor.data().size(),
+                     " bytes but ", DTypeName(tensor.dtype()), " ",
+                     ShapeString(tensor.shape()), " needs ", want));
+  }
+  if (tensor.dtype() == v1::DTYPE_BOOL) {
+    const std::string& data = tensor.data();
+    for (size_t i = 0; i < data.size(); ++i) {
+      if (static_cast<uint8_t>(data[i]) > 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            Prefix(field), "bool element ", i, " is ",
+            static_cast<int>(static_cast<uint8_t>(data[i])), ", not 0 or 1"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTensorMatchesSpec(const v1::Tensor& tensor,
+                                    const v1::TensorSpec& spec,
+                                    absl::string_view field) {
+  const std::string where = spec.name().empty()
+                                ? std::string(field)
+                                : absl::StrCat(field, " (", spec.name(), ")");
+  if (tensor.dtype() != spec.dtype()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(where), "dtype ", DTypeName(tensor.dtype()),
+                     " != signature dtype ", DTypeName(spec.dtype())));
+  }
+  bool shape_ok = tensor.shape_size() == spec.shape_size();
+  for (int i = 0; shape_ok && i < spec.shape_size(); ++i) {
+    shape_ok = spec.shape(i) == -1 || spec.shape(i) == tensor.shape(i);
+  }
+  if (!shape_ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(where), "shape ", ShapeString(tensor.shape()),
+                     " != signature shape ", ShapeString(spec.shape())));
+  }
+  absl::Status valid = ValidateTensor(tensor, where);
+  if (!valid.ok()) return valid;
+  if (!spec.allow_nonfinite()) {
+    int64_t bad = -1;
+    if (tensor.dtype() == v1::DTYPE_FLOAT32) {
+      bad = FirstNonFinite<float>(tensor.data());
+    } else if (tensor.dtype() == v1::DTYPE_FLOAT64) {
+      bad = FirstNonFinite<double>(tensor.data());
+    }
+    if (bad >= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Prefix(where), "element ", bad,
+          " is not finite (NaN or Inf; the column does not allow it)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace internal {
+
+absl::Status CheckDecodable(const v1::Tensor& tensor, v1::DType want,
+                            size_t out_elements, absl::string_view field) {
+  if (tensor.dtype() != want) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(field), "dtype ", DTypeName(tensor.dtype()),
+                     " where ", DTypeName(want), " was expected"));
+  }
+  absl::Status valid = ValidateTensor(tensor, field);
+  if (!valid.ok()) return valid;
+  const size_t have = tensor.data().size() / DTypeSize(want);
+  if (have != out_elements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Prefix(field), "shape ", ShapeString(tensor.shape()), " holds ", have,
+        " elements but ", out_elements, " were expected"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace shoal

@@ -1,0 +1,230 @@
+#include "common/tensor_codec.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Shapes of rank 0 to 4, one with a zero extent.
+std::vector<std::vector<int64_t>> TestShapes() {
+  return {{}, {5}, {2, 3}, {2, 0, 3}, {2, 3, 4}, {1, 2, 3, 2}};
+}
+
+template <typename T>
+std::vector<T> Ramp(int64_t n) {
+  std::vector<T> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<T>((i * 7) % 11 - 3);
+  return v;
+}
+
+template <typename T>
+void ExpectRoundTripForEveryRank() {
+  for (const std::vector<int64_t>& shape : TestShapes()) {
+    const int64_t n = *NumElements(shape, "");
+    const std::vector<T> values = Ramp<T>(n);
+    v1::Tensor tensor;
+    ASSERT_TRUE(EncodeTensor<T>(values, shape, &tensor).ok());
+    EXPECT_EQ(tensor.dtype(), DTypeOf<T>());
+    EXPECT_THAT(tensor.shape(), ::testing::ElementsAreArray(shape));
+    EXPECT_EQ(tensor.data().size(), n * sizeof(T));
+    ASSERT_TRUE(ValidateTensor(tensor, "t").ok());
+    absl::StatusOr<std::vector<T>> back = DecodeTensor<T>(tensor, "t");
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, values) << "rank " << shape.size();
+  }
+}
+
+TEST(TensorCodecTest, Float32RoundTripsAtEveryRank) {
+  ExpectRoundTripForEveryRank<float>();
+}
+TEST(TensorCodecTest, Float64RoundTripsAtEveryRank) {
+  ExpectRoundTripForEveryRank<double>();
+}
+TEST(TensorCodecTest, Int32RoundTripsAtEveryRank) {
+  ExpectRoundTripForEveryRank<int32_t>();
+}
+TEST(TensorCodecTest, Int64RoundTripsAtEveryRank) {
+  ExpectRoundTripForEveryRank<int64_t>();
+}
+TEST(TensorCodecTest, Uint8RoundTripsAtEveryRank) {
+  ExpectRoundTripForEveryRank<uint8_t>();
+}
+
+TEST(TensorCodecTest, BoolRoundTripsAtEveryRank) {
+  for (const std::vector<int64_t>& shape : TestShapes()) {
+    const int64_t n = *NumElements(shape, "");
+    std::unique_ptr<bool[]> values(new bool[n]);
+    for (int64_t i = 0; i < n; ++i) values[i] = (i % 3) == 1;
+    v1::Tensor tensor;
+    ASSERT_TRUE(
+        EncodeTensor<bool>(absl::MakeConstSpan(values.get(), n), shape, &tensor)
+            .ok());
+    EXPECT_EQ(tensor.dtype(), v1::DTYPE_BOOL);
+    std::unique_ptr<bool[]> back(new bool[n]);
+    ASSERT_TRUE(
+        DecodeTensorInto<bool>(tensor, absl::MakeSpan(back.get(), n), "t")
+            .ok());
+    for (int64_t i = 0; i < n; ++i) EXPECT_EQ(back[i], values[i]);
+  }
+}
+
+TEST(TensorCodecTest, ExtremeValuesSurviveBitForBit) {
+  const std::vector<double> values = {std::numeric_limits<double>::max(),
+                                      std::numeric_limits<double>::denorm_min(),
+                                      -0.0, 1.0 / 3.0};
+  v1::Tensor tensor;
+  ASSERT_TRUE(EncodeTensor<double>(values, {4}, &tensor).ok());
+  std::vector<double> back = *DecodeTensor<double>(tensor, "t");
+  EXPECT_EQ(std::memcmp(back.data(), values.data(), sizeof(double) * 4), 0);
+  const std::vector<int64_t> ints = {std::numeric_limits<int64_t>::min(), -1,
+                                     std::numeric_limits<int64_t>::max()};
+  ASSERT_TRUE(EncodeTensor<int64_t>(ints, {3}, &tensor).ok());
+  EXPECT_EQ(*DecodeTensor<int64_t>(tensor, "t"), ints);
+}
+
+TEST(TensorCodecTest, WireBytesAreLittleEndian) {
+  v1::Tensor tensor;
+  const std::vector<int32_t> one = {0x01020304};
+  ASSERT_TRUE(EncodeTensor<int32_t>(one, {1}, &tensor).ok());
+  EXPECT_EQ(tensor.data(), std::string("\x04\x03\x02\x01", 4));
+}
+
+TEST(TensorCodecTest, EncodeRejectsAShapeThatDoesNotFitTheValues) {
+  v1::Tensor tensor;
+  const std::vector<float> values(5);
+  absl::Status status = EncodeTensor<float>(values, {2, 3}, &tensor);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "shape [2, 3] needs 6 elements, got 5");
+}
+
+TEST(TensorCodecTest, ValidateNamesTheFieldWhenDataSizeIsWrong) {
+  v1::Tensor tensor;
+  ASSERT_TRUE(EncodeTensor<float>(std::vector<float>(6), {2, 3}, &tensor).ok());
+  tensor.mutable_data()->resize(20);
+  absl::Status status = ValidateTensor(tensor, "items[2].columns[1]");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "items[2].columns[1]: data has 20 bytes but float32 [2, 3] needs "
+            "24");
+}
+
+TEST(TensorCodecTest, ValidateRejectsNegativeExtentsAndUnknownDtype) {
+  v1::Tensor tensor;
+  tensor.set_dtype(v1::DTYPE_FLOAT32);
+  tensor.add_shape(2);
+  tensor.add_shape(-1);
+  EXPECT_EQ(ValidateTensor(tensor, "obs").message(),
+            "obs: shape[1] is negative (-1)");
+  v1::Tensor unknown;
+  EXPECT_EQ(ValidateTensor(unknown, "obs").message(),
+            "obs: dtype 0 is not a valid dtype");
+}
+
+TEST(TensorCodecTest, ValidateRejectsAnOverflowingShape) {
+  v1::Tensor tensor;
+  tensor.set_dtype(v1::DTYPE_UINT8);
+  for (int i = 0; i < 4; ++i) tensor.add_shape(int64_t{1} << 20);
+  EXPECT_THAT(ValidateTensor(tensor, "x").message(), HasSubstr("too large"));
+}
+
+TEST(TensorCodecTest, ValidateRejectsBoolBytesOtherThanZeroOrOne) {
+  v1::Tensor tensor;
+  tensor.set_dtype(v1::DTYPE_BOOL);
+  tensor.add_shape(3);
+  tensor.set_data(std::string("\x00\x01\x02", 3));
+  EXPECT_EQ(ValidateTensor(tensor, "done").message(),
+            "done: bool element 2 is 2, not 0 or 1");
+}
+
+TEST(TensorCodecTest, DecodeRejectsTheWrongDtypeAndSize) {
+  v1::Tensor tensor;
+  ASSERT_TRUE(EncodeTensor<float>(std::vector<float>(4), {4}, &tensor).ok());
+  EXPECT_EQ(DecodeTensor<double>(tensor, "action").status().message(),
+            "action: dtype float32 where float64 was expected");
+  std::vector<float> out(3);
+  EXPECT_EQ(
+      DecodeTensorInto<float>(tensor, absl::MakeSpan(out), "action").message(),
+      "action: shape [4] holds 4 elements but 3 were expected");
+}
+
+v1::TensorSpec MakeSpec(v1::DType dtype, std::vector<int64_t> shape,
+                        bool allow_nonfinite = false) {
+  v1::TensorSpec spec;
+  spec.set_name("observation");
+  spec.set_dtype(dtype);
+  spec.mutable_shape()->Assign(shape.begin(), shape.end());
+  spec.set_allow_nonfinite(allow_nonfinite);
+  return spec;
+}
+
+TEST(TensorCodecTest, SpecCheckAcceptsAMatchingTensorAndWildcardExtents) {
+  v1::Tensor tensor;
+  ASSERT_TRUE(EncodeTensor<float>(std::vector<float>(8), {2, 4}, &tensor).ok());
+  EXPECT_TRUE(
+      CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT32, {2, 4}), "c")
+          .ok());
+  EXPECT_TRUE(
+      CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT32, {-1, 4}), "c")
+          .ok());
+}
+
+TEST(TensorCodecTest, SpecCheckNamesDtypeAndShapeMismatches) {
+  v1::Tensor tensor;
+  ASSERT_TRUE(EncodeTensor<float>(std::vector<float>(3), {3}, &tensor).ok());
+  EXPECT_EQ(CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT64, {3}),
+                                   "items[0].columns[0]")
+                .message(),
+            "items[0].columns[0] (observation): dtype float32 != signature "
+            "dtype float64");
+  EXPECT_EQ(CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT32, {4}),
+                                   "items[0].columns[0]")
+                .message(),
+            "items[0].columns[0] (observation): shape [3] != signature shape "
+            "[4]");
+  EXPECT_EQ(CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT32, {3, 1}),
+                                   "items[0].columns[0]")
+                .message(),
+            "items[0].columns[0] (observation): shape [3] != signature shape "
+            "[3, 1]");
+}
+
+TEST(TensorCodecTest, SpecCheckRejectsNonFiniteUnlessAllowed) {
+  v1::Tensor tensor;
+  const std::vector<double> values = {1.0, std::nan(""), 2.0};
+  ASSERT_TRUE(EncodeTensor<double>(values, {3}, &tensor).ok());
+  EXPECT_EQ(
+      CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT64, {3}), "col")
+          .message(),
+      "col (observation): element 1 is not finite (NaN or Inf; the "
+      "column does not allow it)");
+  EXPECT_TRUE(CheckTensorMatchesSpec(
+                  tensor, MakeSpec(v1::DTYPE_FLOAT64, {3}, true), "col")
+                  .ok());
+  const std::vector<float> inf = {std::numeric_limits<float>::infinity()};
+  ASSERT_TRUE(EncodeTensor<float>(inf, {1}, &tensor).ok());
+  EXPECT_FALSE(
+      CheckTensorMatchesSpec(tensor, MakeSpec(v1::DTYPE_FLOAT32, {1}), "c")
+          .ok());
+}
+
+TEST(TensorCodecTest, DTypeNamesRoundTrip) {
+  for (v1::DType d : {v1::DTYPE_FLOAT32, v1::DTYPE_FLOAT64, v1::DTYPE_INT32,
+                      v1::DTYPE_INT64, v1::DTYPE_UINT8, v1::DTYPE_BOOL}) {
+    EXPECT_EQ(*DTypeFromName(DTypeName(d)), d);
+  }
+  EXPECT_EQ(DTypeFromName("float16").status().message(),
+            "unknown dtype 'float16' (expected float32, float64, int32, "
+            "int64, uint8 or bool)");
+}
+
+}  // namespace
+}  // namespace shoal
