@@ -1,0 +1,33 @@
+# shoal's entry points. `make test` and `make demo` work on a fresh Debian 12
+# machine with nothing but this repository: both install what is missing.
+BUILD_DIR ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install_deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The whole suite through ctest.
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+# The main job (see README "Running").
+demo: build
+	@bash scripts/demo.sh $(BUILD_DIR)
+
+# Benchmarks print JSON lines (see README "Benchmarks").
+bench: build
+	@bash scripts/bench.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)
