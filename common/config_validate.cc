@@ -1,0 +1,165 @@
+// Cross-field checks on a decoded ExperimentConfig: rules that no single
+// key can check on its own.
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include "common/config.h"
+#include "common/config_internal.h"
+
+namespace shoal {
+namespace config_internal {
+namespace {
+
+void ValidateAlgorithm(const ExperimentConfig& c, ConfigContext* ctx) {
+  const AlgorithmConfig& a = c.algorithm;
+  if (a.name == AlgorithmKind::kSac && HasDiscreteActions(c.env.name)) {
+    ctx->Error("algorithm.name",
+               absl::StrCat("sac needs a box action space, but env.name ",
+                            EnumName(c.env.name), " has discrete actions"));
+  }
+  if (a.name == AlgorithmKind::kDqn && HasBoxActions(c.env.name)) {
+    ctx->Error("algorithm.name",
+               absl::StrCat("dqn needs a discrete action space, but env.name ",
+                            EnumName(c.env.name), " has box actions"));
+  }
+  if (a.value_loss.kind == ValueLossKind::kHlGauss) {
+    if (a.value_loss.num_bins < 2) {
+      ctx->Error("algorithm.value_loss.num_bins",
+                 absl::StrCat("must be >= 2 for kind hl_gauss, got ",
+                              a.value_loss.num_bins));
+    }
+    if (!(a.value_loss.v_min < a.value_loss.v_max)) {
+      ctx->Error("algorithm.value_loss.v_min",
+                 absl::StrCat("must be < algorithm.value_loss.v_max (",
+                              a.value_loss.v_max, ") for kind hl_gauss, got ",
+                              a.value_loss.v_min));
+    }
+  }
+  if (a.impala.unroll_overlap >= a.impala.unroll_length) {
+    ctx->Error("algorithm.impala.unroll_overlap",
+               absl::StrCat("must be < algorithm.impala.unroll_length (",
+                            a.impala.unroll_length, "), got ",
+                            a.impala.unroll_overlap));
+  }
+}
+
+void ValidateRateLimiter(const TableConfig& t, const std::string& path,
+                         ConfigContext* ctx) {
+  const RateLimiterConfig& rl = t.rate_limiter;
+  if (rl.min_size_to_sample > t.max_size) {
+    ctx->Error(path + ".min_size_to_sample",
+               absl::StrCat("must be <= the table's max_size (", t.max_size,
+                            "), got ", rl.min_size_to_sample));
+  }
+  if (rl.kind == RateLimiterKind::kSampleToInsertRatio &&
+      rl.error_buffer < std::max(1.0, rl.samples_per_insert)) {
+    // Reverb: max_diff - min_diff must be at least 2 * max(1, spi), or
+    // neither inserts nor samples could proceed.
+    ctx->Error(path + ".error_buffer",
+               absl::StrCat("must be >= max(1, samples_per_insert) = ",
+                            std::max(1.0, rl.samples_per_insert), ", got ",
+                            rl.error_buffer));
+  }
+  if (rl.kind == RateLimiterKind::kCustom && !(rl.min_diff <= rl.max_diff)) {
+    ctx->Error(path + ".min_diff",
+               absl::StrCat("must be <= max_diff (", rl.max_diff, "), got ",
+                            rl.min_diff));
+  }
+}
+
+void ValidateTables(const ExperimentConfig& c, ConfigContext* ctx) {
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < c.tables.size(); ++i) {
+    const TableConfig& t = c.tables[i];
+    const std::string path = absl::StrCat("tables[", i, "]");
+    auto [it, inserted] = seen.emplace(t.name, i);
+    if (!inserted) {
+      ctx->Error(path + ".name",
+                 absl::StrCat("duplicate table name ", Quote(t.name),
+                              " (also tables[", it->second, "])"));
+    }
+    ValidateRateLimiter(t, path + ".rate_limiter", ctx);
+    std::map<std::string, size_t> columns;
+    for (size_t j = 0; j < t.signature.size(); ++j) {
+      auto [col, fresh] = columns.emplace(t.signature[j].name, j);
+      if (!fresh) {
+        ctx->Error(
+            absl::StrCat(path, ".signature[", j, "].name"),
+            absl::StrCat("duplicate column name ", Quote(t.signature[j].name),
+                         " (also ", path, ".signature[", col->second, "])"));
+      }
+    }
+  }
+  std::vector<std::string> names;
+  for (const TableConfig& t : c.tables) names.push_back(t.name);
+  const std::string known = absl::StrJoin(names, ", ");
+  for (const auto& [path, name] :
+       {std::pair<std::string, std::string>{"actor.table", c.actor.table},
+        {"learner.table", c.learner.table}}) {
+    if (c.FindTable(name) == nullptr) {
+      ctx->Error(path, absl::StrCat("no table named ", Quote(name),
+                                    " (tables: ", known, ")"));
+    }
+  }
+}
+
+void ValidateEndpoints(const ExperimentConfig& c, ConfigContext* ctx) {
+  if (c.env.name == EnvKind::kRemote && c.env.remote.address.empty()) {
+    ctx->Error("env.remote.address", "required when env.name is remote");
+  }
+  if (!c.replay.addresses.empty()) {
+    const std::vector<std::string> list = ReplayAddressList(c.replay);
+    bool ok = true;
+    for (const std::string& a : list) {
+      ok = ok && !a.empty() &&
+           std::none_of(a.begin(), a.end(), absl::ascii_isspace);
+    }
+    if (!ok) {
+      ctx->Error("replay.addresses",
+                 absl::StrCat("expected \"host:port,host:port\" or one DNS "
+                              "name, got ",
+                              Quote(c.replay.addresses)));
+    } else if (list.size() > 1 &&
+               list.size() != static_cast<size_t>(c.replay.shards)) {
+      ctx->Error(
+          "replay.addresses",
+          absl::StrCat("lists ", list.size(),
+                       " addresses but replay.shards is ", c.replay.shards));
+    }
+  }
+  const SecurityConfig& s = c.security;
+  if (!s.tls_cert.empty() && s.tls_key.empty()) {
+    ctx->Error("security.tls_key", "required when security.tls_cert is set");
+  }
+  if (s.tls_cert.empty() && !s.tls_key.empty()) {
+    ctx->Error("security.tls_cert", "required when security.tls_key is set");
+  }
+  if (!s.tls_ca.empty() && (s.tls_cert.empty() || s.tls_key.empty())) {
+    ctx->Error("security.tls_ca",
+               "mutual TLS needs security.tls_cert and security.tls_key too");
+  }
+}
+
+}  // namespace
+
+void ValidateExperiment(const ExperimentConfig& c, ConfigContext* ctx) {
+  ValidateAlgorithm(c, ctx);
+  ValidateTables(c, ctx);
+  ValidateEndpoints(c, ctx);
+  if (!c.stop.eval_return.has_value() && c.stop.env_steps == 0 &&
+      c.stop.wall_time_s == 0) {
+    ctx->Error("stop",
+               "set at least one of stop.eval_return, stop.env_steps, "
+               "stop.wall_time_s");
+  }
+}
+
+}  // namespace config_internal
+}  // namespace shoal

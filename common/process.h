@@ -1,0 +1,37 @@
+// What every shoal binary's main() does the same way: the fatal-error line,
+// config loading with --set overrides, and waiting for SIGTERM/SIGINT.
+#ifndef SHOAL_COMMON_PROCESS_H_
+#define SHOAL_COMMON_PROCESS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+#include "common/config.h"
+
+namespace shoal {
+
+// Prints "<program>: <message>" as one line on stderr and exits with 2.
+[[noreturn]] void ExitWithError(absl::string_view program,
+                                const absl::Status& status);
+
+// Loads `path` with the overrides in `set_flag` ("key=value;key=value") and
+// then `extra` (from the binary's own flags; applied last).
+absl::StatusOr<ExperimentConfig> LoadConfigWithOverrides(
+    const std::string& path, absl::string_view set_flag,
+    const ConfigOverrides& extra = {});
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it
+// starts afterwards, so that WaitForShutdownSignal can take them. Call
+// first thing in main().
+void BlockShutdownSignals();
+
+// Waits up to `timeout` for SIGTERM or SIGINT; true when one arrived.
+bool WaitForShutdownSignal(absl::Duration timeout);
+
+}  // namespace shoal
+
+#endif  // SHOAL_COMMON_PROCESS_H_
