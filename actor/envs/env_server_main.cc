@@ -1,0 +1,115 @@
+// shoal-env-server: serves shoal's built-in environments over EnvService, so
+// actors can step them in another process or on another machine.
+//
+//   shoal-env-server --env=cartpole --port=0
+//   -> listening on 127.0.0.1:40513
+//
+// The one line on stdout names the bound address (useful with --port=0).
+// SIGTERM or SIGINT shuts the server down (open calls get 5 s) and exits 0.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+#include "actor/envs/env_factory.h"
+#include "actor/envs/env_service.h"
+#include "common/grpc_server.h"
+#include "common/logging.h"
+#include <signal.h>
+
+ABSL_FLAG(std::string, env, "",
+          "Built-in env to serve to every session; empty serves whichever "
+          "built-in each OpenRequest.env names.");
+ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one.");
+ABSL_FLAG(std::string, address, "127.0.0.1", "Address to bind.");
+ABSL_FLAG(int, max_episode_steps, 0,
+          "Truncate episodes on this step; 0 = each env's default.");
+ABSL_FLAG(int, max_sessions, 1024, "Most sessions open at once.");
+ABSL_FLAG(int, threads, 16, "Worker threads: how many sessions step at once.");
+ABSL_FLAG(int, idle_timeout_s, 600,
+          "Sessions with no call for this many seconds may be reaped.");
+
+namespace shoal {
+namespace {
+
+constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+
+absl::Status Run() {
+  const std::string fixed_env = absl::GetFlag(FLAGS_env);
+  const int max_episode_steps = absl::GetFlag(FLAGS_max_episode_steps);
+  auto make_env = [fixed_env, max_episode_steps](const std::string& name) {
+    EnvOptions options;
+    options.name = fixed_env.empty() ? name : fixed_env;
+    options.max_episode_steps = max_episode_steps;
+    return MakeEnv(options);
+  };
+  if (!fixed_env.empty()) {
+    // Fail at start, not on the first Open, for a bad --env.
+    absl::StatusOr<std::unique_ptr<Env>> probe = make_env(fixed_env);
+    if (!probe.ok()) {
+      return absl::Status(probe.status().code(),
+                          absl::StrCat("--env: ", probe.status().message()));
+    }
+  }
+  EnvServiceOptions service_options;
+  service_options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  service_options.idle_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s));
+  service_options.num_threads = absl::GetFlag(FLAGS_threads);
+  EnvServiceImpl service(make_env, service_options);
+
+  // Signals go to sigwait below, never to a handler on a gRPC thread: block
+  // them before the server starts its threads (which inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::string host = absl::GetFlag(FLAGS_address);
+  if (absl::StrContains(host, ':') && !absl::StartsWith(host, "[")) {
+    host = absl::StrCat("[", host, "]");  // IPv6
+  }
+  ServerOptions server_options;
+  server_options.address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+      GrpcServer::Start(server_options, {&service});
+  if (!server.ok()) return server.status();
+
+  std::printf("listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  spdlog::info("serving env '{}' on {}",
+               fixed_env.empty() ? "<any built-in>" : fixed_env,
+               (*server)->address());
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: shutting down", signal_number);
+  (*server)->Shutdown(absl::Now() + kShutdownGrace);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace shoal
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  if (absl::Status status = shoal::InitLogging("shoal-env-server");
+      !status.ok()) {
+    std::fprintf(stderr, "shoal-env-server: %s\n", status.ToString().c_str());
+    return 2;
+  }
+  if (absl::Status status = shoal::Run(); !status.ok()) {
+    spdlog::error("{}", status.ToString());
+    return 1;
+  }
+  return 0;
+}
