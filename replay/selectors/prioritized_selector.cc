@@ -1,0 +1,116 @@
+#include "replay/selectors/prioritized_selector.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstdlib>
+
+#include "absl/random/distributions.h"
+
+namespace shoal {
+namespace {
+
+// calloc, so that the zeroed tree costs no page until it is written; aborts
+// on exhaustion like operator new does without exceptions.
+double* AllocateZeroedTree(uint32_t capacity) {
+  void* p = std::calloc(2 * static_cast<size_t>(capacity), sizeof(double));
+  if (p == nullptr) std::abort();
+  return static_cast<double*>(p);
+}
+
+}  // namespace
+
+PrioritizedSelector::PrioritizedSelector(uint32_t capacity, double exponent)
+    : capacity_(capacity),
+      exponent_(exponent),
+      tree_(AllocateZeroedTree(capacity)),
+      slots_(new uint32_t[capacity]),
+      position_(new uint32_t[capacity]) {}
+
+double PrioritizedSelector::Weight(double priority) const {
+  if (priority == 0.0) return 0.0;
+  if (exponent_ == 1.0) return priority;
+  return std::pow(priority, exponent_);
+}
+
+void PrioritizedSelector::SetLeaf(uint32_t position, double weight) {
+  double* tree = tree_.get();
+  size_t node = static_cast<size_t>(capacity_) + position;
+  tree[node] = weight;
+  // Recompute, never adjust: see "Floating-point drift" in the header.
+  while (node > 1) {
+    node >>= 1;
+    tree[node] = tree[2 * node] + tree[2 * node + 1];
+  }
+}
+
+void PrioritizedSelector::Insert(uint32_t slot, double priority) {
+  assert(slot < capacity_);
+  assert(size_ < capacity_);
+  assert(priority >= 0 && std::isfinite(priority));
+  slots_[size_] = slot;
+  position_[slot] = size_;
+  SetLeaf(size_, Weight(priority));
+  ++size_;
+}
+
+void PrioritizedSelector::Update(uint32_t slot, double priority) {
+  assert(slot < capacity_);
+  assert(priority >= 0 && std::isfinite(priority));
+  const uint32_t position = position_[slot];
+  assert(position < size_ && slots_[position] == slot);
+  SetLeaf(position, Weight(priority));
+}
+
+void PrioritizedSelector::Delete(uint32_t slot) {
+  assert(slot < capacity_);
+  const uint32_t position = position_[slot];
+  assert(position < size_ && slots_[position] == slot);
+  const uint32_t last_position = size_ - 1;
+  if (position != last_position) {
+    const uint32_t last_slot = slots_[last_position];
+    slots_[position] = last_slot;
+    position_[last_slot] = position;
+    SetLeaf(position, tree_[static_cast<size_t>(capacity_) + last_position]);
+  }
+  SetLeaf(last_position, 0.0);
+  --size_;
+}
+
+Selection PrioritizedSelector::Select(absl::BitGenRef rng) {
+  assert(size_ > 0);
+  const double* tree = tree_.get();
+  const double total = tree[1];
+  if (!(total > 0.0)) {
+    const uint32_t position = absl::Uniform<uint32_t>(rng, 0, size_);
+    return Selection{slots_[position], 1.0 / size_};
+  }
+  // Invariant: 0 <= target < tree[node]. Going left needs target < left;
+  // going right then needs right > 0, which holds because
+  // target >= left and target < fl(left + right). The clamp keeps the
+  // invariant when the subtraction rounds up, so a leaf of weight 0 is
+  // never reached.
+  double target = absl::Uniform<double>(rng, 0.0, total);
+  size_t node = 1;
+  while (node < capacity_) {
+    const double left = tree[2 * node];
+    if (target < left) {
+      node = 2 * node;
+    } else {
+      node = 2 * node + 1;
+      target = std::min(target - left, std::nextafter(tree[node], 0.0));
+    }
+  }
+  const uint32_t position = static_cast<uint32_t>(node - capacity_);
+  assert(position < size_);
+  return Selection{slots_[position], tree[node] / total};
+}
+
+void PrioritizedSelector::Clear() {
+  for (uint32_t position = 0; position < size_; ++position) {
+    SetLeaf(position, 0.0);
+  }
+  size_ = 0;
+}
+
+}  // namespace shoal

@@ -1,0 +1,209 @@
+// A replay table: items stored once in dense slots, chosen for sampling by
+// one ItemSelector and for eviction by another, paced by a RateLimiter, and
+// bounded by max_size items and max_bytes payload bytes (Reverb's Table).
+//
+// Exactly-once inserts: each writer numbers its items; the table remembers
+// the last sequence number it stored per writer and drops replays, so a
+// writer that resends after a reconnect never duplicates an item. That map
+// is part of the table's checkpoint.
+//
+// Keys: [16 bits shard][20 bits generation][28 bits slot]. The shard lets a
+// sharded client route priority updates; the generation (low bits of the
+// table's insert counter) makes a key of an evicted item miss rather than
+// hit the item that reused its slot.
+//
+// Thread-safe. Insert and Sample may wait on the rate limiter (releasing
+// the lock) until their deadline; Cancel() wakes them for shutdown. No
+// method does I/O or calls out while holding mu_.
+#ifndef SHOAL_REPLAY_TABLE_H_
+#define SHOAL_REPLAY_TABLE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "shoal/v1/replay.pb.h"
+#include "shoal/v1/replay_checkpoint.pb.h"
+
+#include "common/config.h"
+#include "replay/block_pool.h"
+#include "replay/rate_limiter.h"
+#include "replay/record_file.h"
+#include "replay/selectors/item_selector.h"
+
+namespace shoal {
+
+struct TableOptions {
+  // Table name, as items address it.
+  std::string name;
+  // Columns every item must have, in order; empty accepts any columns.
+  std::vector<v1::TensorSpec> signature;
+  // Picks items to sample / to evict.
+  SelectorKind sampler = SelectorKind::kUniform;
+  double sampler_priority_exponent = 1.0;
+  SelectorKind remover = SelectorKind::kFifo;
+  double remover_priority_exponent = 1.0;
+  // Items held at most; in [1, 2^28).
+  int64_t max_size = 100000;
+  // Payload bytes held at most; 0 = unbounded.
+  int64_t max_bytes = 0;
+  // An item sampled this often is removed; 0 = never.
+  int64_t max_times_sampled = 0;
+  RateLimiterOptions rate_limiter;
+  // This shard's index, the top 16 bits of every key; in [0, 65535].
+  int shard_index = 0;
+};
+
+// The table options a TableConfig describes.
+TableOptions TableOptionsFromConfig(const TableConfig& config, int shard_index);
+
+// Outcome of one UpdatePriorities call.
+struct PriorityUpdateResult {
+  int64_t updated = 0;
+  std::vector<uint64_t> missing_keys;
+};
+
+class Table {
+ public:
+  // INVALID_ARGUMENT naming the option when `options` are inconsistent.
+  static absl::StatusOr<std::unique_ptr<Table>> Create(TableOptions options);
+  ~Table();
+
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+
+  const std::string& name() const { return options_.name; }
+  const TableOptions& options() const { return options_; }
+
+  // Checks `item` against the signature (column count, dtype, shape, finite
+  // floats, sizes) and its priority. No lock; O(payload). Messages start
+  // with `field`, e.g. "items[3].columns[0] (observation): ...".
+  absl::Status Validate(const v1::Item& item, absl::string_view field) const;
+
+  // Stores `item` (REQUIRES: Validate(item).ok()) written by `writer_id` as
+  // its `sequence`-th item, evicting by the remover to stay within max_size
+  // and max_bytes. Returns false when the sequence number was already
+  // stored (a replay: nothing changes). Waits while the rate limiter blocks
+  // inserts: DEADLINE_EXCEEDED at `deadline`, CANCELLED after Cancel().
+  absl::StatusOr<bool> Insert(const v1::Item& item, uint64_t writer_id,
+                              uint64_t sequence, absl::Time deadline)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Samples up to `n` items into `out` (appended): waits until the rate
+  // limiter allows one sample, then takes as many of the n as it allows
+  // without waiting again, repeating until n or `deadline`. Returns OK with
+  // at least one item, or DEADLINE_EXCEEDED / CANCELLED with none.
+  // O(n * (select + payload)).
+  absl::Status Sample(int n, absl::Time deadline,
+                      google::protobuf::RepeatedPtrField<v1::SampledItem>* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Sets priorities by key; keys of items no longer here are reported, not
+  // an error. INVALID_ARGUMENT (nothing changed) when the sizes differ, a
+  // priority is negative or not finite, or a key belongs to another shard.
+  absl::StatusOr<PriorityUpdateResult> UpdatePriorities(
+      absl::Span<const uint64_t> keys, absl::Span<const double> priorities)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Sizes, counters and rate-limiter state.
+  v1::TableInfo Info() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Removes every item and resets the rate limiter. Writer sequence numbers
+  // are kept, so a replay after a reset is still dropped.
+  void Reset() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Wakes every waiter with CANCELLED, now and in future (shutdown).
+  void Cancel() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Writes a TableCheckpointHeader and every item, in insertion order, to
+  // `writer`. Copies the metadata under mu_ and writes the payloads outside
+  // it, so inserts and samples go on meanwhile (blocks they free are kept
+  // until the write ends). Returns the number of items written.
+  absl::StatusOr<int64_t> WriteCheckpoint(RecordWriter* writer)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Loads the items that follow `header` in `reader`, replacing the table's
+  // contents, counters, rate-limiter cursor and writer sequences. Keys stay
+  // valid. FAILED_PRECONDITION when the signature differs from the table's;
+  // DATA_LOSS when the records are cut short.
+  absl::Status RestoreCheckpoint(const v1::TableCheckpointHeader& header,
+                                 RecordReader* reader) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  // Dense per-item metadata; the payload lives in a pool block (or, for
+  // tables whose item size varies, a malloc'ed block starting with its size).
+  struct Slot {
+    char* data = nullptr;  // nullptr = free slot
+    double priority = 0.0;
+    uint64_t inserted_at = 0;  // table insert counter; 0 = free
+    int64_t policy_version = 0;
+    int32_t times_sampled = 0;
+    uint16_t actor_index = 0;
+    uint16_t env_id = 0;
+  };
+
+  // Leads every block of a table whose item size varies.
+  struct VariableHeader {
+    uint32_t serialized_bytes;  // of the v1::Item (columns only) after it
+    uint32_t payload_bytes;     // column data bytes, what max_bytes counts
+  };
+  static VariableHeader VariableHeaderOf(const Slot& slot);
+
+  explicit Table(TableOptions options, int64_t fixed_item_bytes,
+                 std::unique_ptr<ItemSelector> sampler,
+                 std::unique_ptr<ItemSelector> remover,
+                 std::unique_ptr<RateLimiter> rate_limiter);
+
+  uint64_t KeyOf(uint32_t slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Payload bytes of the item in `slot`.
+  int64_t PayloadBytes(const Slot& slot) const;
+  // Copies the item's columns into one block.
+  char* StorePayload(const v1::Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreePayload(char* data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the item's columns from its slot.
+  void LoadPayload(const Slot& slot, v1::Item* item) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictOne() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeleteSlot(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t ItemBytes(const v1::Item& item) const;
+
+  // Constant after construction.
+  const TableOptions options_;
+  // Payload bytes of every item when the signature has no wildcard extent;
+  // -1 when items differ or are empty (then each block is malloc'ed and
+  // stores its size first).
+  const int64_t fixed_item_bytes_;
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<ItemSelector> sampler_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ItemSelector> remover_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<RateLimiter> rate_limiter_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<BlockPool> pool_ ABSL_GUARDED_BY(mu_);  // fixed size only
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);  // reserved to max_size
+  std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, uint64_t> last_sequence_ ABSL_GUARDED_BY(mu_);
+  absl::BitGen rng_ ABSL_GUARDED_BY(mu_);
+  int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t insert_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t inserts_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t samples_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  // While > 0 a checkpoint reads payload blocks outside mu_: frees are
+  // deferred to deferred_frees_ instead of reusing the blocks.
+  int checkpoints_reading_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<char*> deferred_frees_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_REPLAY_TABLE_H_

@@ -1,0 +1,177 @@
+// Table::WriteCheckpoint and Table::RestoreCheckpoint (see table.h).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+
+#include "common/status_macros.h"
+#include "replay/table.h"
+
+namespace shoal {
+
+absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
+  struct Entry {
+    uint32_t index;
+    Slot slot;
+    int64_t bytes;  // of the stored block
+  };
+  std::vector<Entry> entries;
+  v1::TableCheckpointHeader header;
+  {
+    absl::MutexLock lock(&mu_);
+    entries.reserve(size_);
+    for (uint32_t i = 0; i < slots_.size(); ++i) {
+      const Slot& slot = slots_[i];
+      if (slot.data == nullptr) continue;
+      const int64_t block = fixed_item_bytes_ > 0
+                                ? fixed_item_bytes_
+                                : static_cast<int64_t>(sizeof(VariableHeader)) +
+                                      VariableHeaderOf(slot).serialized_bytes;
+      entries.push_back({i, slot, block});
+    }
+    header.set_name(options_.name);
+    for (const v1::TensorSpec& spec : options_.signature) {
+      *header.add_signature() = spec;
+    }
+    header.set_num_items(static_cast<int64_t>(entries.size()));
+    header.set_insert_counter(insert_counter_);
+    header.set_inserts(inserts_);
+    header.set_samples(samples_);
+    header.set_evictions(evictions_);
+    const RateLimiter::Cursor cursor = rate_limiter_->cursor(&mu_);
+    header.set_limiter_inserts(cursor.inserts);
+    header.set_limiter_samples(cursor.samples);
+    header.set_limiter_deletes(cursor.deletes);
+    for (const auto& [writer_id, last] : last_sequence_) {
+      v1::WriterSequence* w = header.add_writers();
+      w->set_writer_id(writer_id);
+      w->set_last_sequence(last);
+    }
+    ++checkpoints_reading_;
+  }
+  // Payload blocks are immutable and, while checkpoints_reading_ > 0, never
+  // freed: reading them without mu_ is safe.
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.slot.inserted_at < b.slot.inserted_at;
+  });
+  absl::Status status = writer->Write(header);
+  v1::CheckpointItem record;
+  for (size_t i = 0; status.ok() && i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    record.set_slot(e.index);
+    record.set_inserted_at(e.slot.inserted_at);
+    record.set_priority(e.slot.priority);
+    record.set_times_sampled(e.slot.times_sampled);
+    record.set_policy_version(e.slot.policy_version);
+    record.set_actor_index(e.slot.actor_index);
+    record.set_env_id(e.slot.env_id);
+    record.set_payload(e.slot.data, e.bytes);
+    status = writer->Write(record);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (--checkpoints_reading_ == 0) {
+      for (char* data : deferred_frees_) FreePayload(data);
+      deferred_frees_.clear();
+    }
+  }
+  if (!status.ok()) return status;
+  return static_cast<int64_t>(entries.size());
+}
+
+absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
+                                      RecordReader* reader) {
+  const std::string where = absl::StrCat("checkpoint of table ", header.name());
+  bool same_signature =
+      header.signature_size() == static_cast<int>(options_.signature.size());
+  for (int i = 0; same_signature && i < header.signature_size(); ++i) {
+    same_signature = google::protobuf::util::MessageDifferencer::Equals(
+        header.signature(i), options_.signature[i]);
+  }
+  if (!same_signature) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where,
+        ": its signature differs from the configured one; move the "
+        "checkpoint away or restore the old signature"));
+  }
+  if (header.num_items() > options_.max_size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(where, ": holds ", header.num_items(),
+                     " items but max_size is ", options_.max_size));
+  }
+  const RateLimiter::Cursor cursor = {header.limiter_inserts(),
+                                      header.limiter_samples(),
+                                      header.limiter_deletes()};
+  if (cursor.deletes < 0 || cursor.deletes > cursor.inserts ||
+      cursor.samples < 0) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": bad rate-limiter cursor"));
+  }
+  // Parse everything first, so a cut-short file changes nothing.
+  std::vector<v1::CheckpointItem> items(header.num_items());
+  for (v1::CheckpointItem& item : items) {
+    absl::Status read = reader->Read(&item);
+    if (!read.ok()) {
+      return absl::DataLossError(absl::StrCat(where, ": ", read.message()));
+    }
+    const bool size_ok =
+        fixed_item_bytes_ > 0
+            ? static_cast<int64_t>(item.payload().size()) == fixed_item_bytes_
+            : item.payload().size() >= sizeof(VariableHeader);
+    if (!size_ok || item.slot() >= options_.max_size) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": item in slot ", item.slot(), " is malformed"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].data != nullptr) DeleteSlot(i);
+  }
+  slots_.clear();
+  free_slots_.clear();
+  size_ = 0;
+  bytes_ = 0;
+  uint32_t used = 0;
+  for (const v1::CheckpointItem& item : items) {
+    used = std::max(used, item.slot() + 1);
+  }
+  slots_.resize(used);
+  for (const v1::CheckpointItem& item : items) {
+    Slot& slot = slots_[item.slot()];
+    if (fixed_item_bytes_ > 0) {
+      slot.data = pool_->Allocate();
+    } else {
+      slot.data = static_cast<char*>(std::malloc(item.payload().size()));
+    }
+    std::memcpy(slot.data, item.payload().data(), item.payload().size());
+    slot.priority = item.priority();
+    slot.inserted_at = item.inserted_at();
+    slot.policy_version = item.policy_version();
+    slot.times_sampled = item.times_sampled();
+    slot.actor_index = static_cast<uint16_t>(item.actor_index());
+    slot.env_id = static_cast<uint16_t>(item.env_id());
+    sampler_->Insert(item.slot(), slot.priority);
+    remover_->Insert(item.slot(), slot.priority);
+    bytes_ += PayloadBytes(slot);
+    ++size_;
+  }
+  for (uint32_t i = used; i-- > 0;) {
+    if (slots_[i].data == nullptr) free_slots_.push_back(i);
+  }
+  insert_counter_ = header.insert_counter();
+  inserts_ = header.inserts();
+  samples_ = header.samples();
+  evictions_ = header.evictions();
+  SHOAL_RETURN_IF_ERROR(rate_limiter_->set_cursor(&mu_, cursor));
+  last_sequence_.clear();
+  for (const v1::WriterSequence& w : header.writers()) {
+    last_sequence_[w.writer_id()] = w.last_sequence();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace shoal
