@@ -53,6 +53,16 @@ function(shoal_binary name)
   target_link_libraries(${name} PRIVATE ${A_DEPS})
 endfunction()
 
+# main() of every test binary (tests/test_main.cc): sets SHOAL_SOURCE_DIR
+# and SHOAL_BINARY_DIR to this build's trees unless already set.
+if(SHOAL_BUILD_TESTS)
+  add_library(shoal_test_main STATIC ${PROJECT_SOURCE_DIR}/tests/test_main.cc)
+  target_link_libraries(shoal_test_main PUBLIC GTest::gmock GTest::gtest)
+  target_compile_definitions(shoal_test_main PRIVATE
+    SHOAL_SOURCE_DIR_DEFAULT="${PROJECT_SOURCE_DIR}"
+    SHOAL_BINARY_DIR_DEFAULT="${PROJECT_BINARY_DIR}")
+endif()
+
 # shoal_test(NAME SRCS x_test.cc DEPS x LABELS unit): a GoogleTest binary
 # registered with ctest, one ctest entry per TEST().
 function(shoal_test name)
@@ -62,7 +72,7 @@ function(shoal_test name)
   endif()
   add_executable(${name} ${A_SRCS})
   shoal_target_defaults(${name})
-  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gmock GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${A_DEPS} shoal_test_main)
   if(NOT A_LABELS)
     set(A_LABELS unit)
   endif()
@@ -72,7 +82,6 @@ function(shoal_test name)
   include(GoogleTest)
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-               ENVIRONMENT "SHOAL_SOURCE_DIR=${PROJECT_SOURCE_DIR};SHOAL_BINARY_DIR=${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
