@@ -4,8 +4,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/process.h"
@@ -66,10 +64,10 @@ absl::Status Run() {
 }  // namespace shoal
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  shoal::ParseFlags(
+      argc, argv,
       "One actor: shoal-actor --config FILE --actor_index I --replay ADDRS "
       "--learner ADDR");
-  absl::ParseCommandLine(argc, argv);
   absl::Status status = shoal::Run();
   if (!status.ok()) shoal::ExitWithError(shoal::kProgram, status);
   return 0;

@@ -95,6 +95,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
         absl::StrCat("max_receive_message_bytes must be in [1, 2^31 - 1], got ",
                      options.max_receive_message_bytes));
   }
+  if (options.min_reconnect_backoff <= absl::ZeroDuration() ||
+      options.max_reconnect_backoff < options.min_reconnect_backoff) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reconnect backoff must satisfy 0 < min <= max, got ",
+        absl::FormatDuration(options.min_reconnect_backoff), " and ",
+        absl::FormatDuration(options.max_reconnect_backoff)));
+  }
   const ChannelKeepaliveOptions& keepalive = options.keepalive;
   if (keepalive.time <= absl::ZeroDuration() ||
       keepalive.timeout <= absl::ZeroDuration()) {
@@ -113,6 +120,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Milliseconds(keepalive.timeout));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
               keepalive.permit_without_calls ? 1 : 0);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              Milliseconds(options.min_reconnect_backoff));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              Milliseconds(options.min_reconnect_backoff));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              Milliseconds(options.max_reconnect_backoff));
   // Without this, gRPC stops pinging after two pings with no data.
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   if (!options.tls.server_name_override.empty()) {

@@ -4,11 +4,26 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 
 #include <signal.h>
 
 namespace shoal {
+
+void ParseFlags(int argc, char** argv, absl::string_view usage) {
+  absl::FlagsUsageConfig config;
+  config.contains_helpshort_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "_main.cc");
+  };
+  config.contains_help_flags = config.contains_helpshort_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(usage);
+  absl::ParseCommandLine(argc, argv);
+}
 
 void ExitWithError(absl::string_view program, const absl::Status& status) {
   std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()),

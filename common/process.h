@@ -14,6 +14,10 @@
 
 namespace shoal {
 
+// Parses the command line with absl flags. `--help` lists the flags of the
+// binary's own *_main.cc file (and exits 0); `--helpfull` lists all.
+void ParseFlags(int argc, char** argv, absl::string_view usage);
+
 // Prints "<program>: <message>" as one line on stderr and exits with 2.
 [[noreturn]] void ExitWithError(absl::string_view program,
                                 const absl::Status& status);

@@ -4,8 +4,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 
 #include "common/process.h"
 #include "common/status_macros.h"
@@ -51,9 +49,9 @@ absl::Status Run() {
 }  // namespace shoal
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  shoal::ParseFlags(
+      argc, argv,
       "The learner: shoal-learner --config FILE --replay ADDRS [--port 0]");
-  absl::ParseCommandLine(argc, argv);
   absl::Status status = shoal::Run();
   if (!status.ok()) shoal::ExitWithError(shoal::kProgram, status);
   return 0;

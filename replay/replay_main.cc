@@ -7,8 +7,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -120,7 +118,9 @@ absl::Status Run() {
   spdlog::info("shutting down: finishing in-flight calls");
   grpc_server->SetServing(false);
   server->Cancel();  // blocked inserts and samples end now
-  grpc_server->Shutdown(absl::Now() + absl::Seconds(5));
+  // Calls still open after the grace period (idle insert streams that the
+  // writer never closes) are cancelled; writers resend what was unacked.
+  grpc_server->Shutdown(absl::Now() + absl::Seconds(1));
   service.reset();
   if (checkpoints) {
     SHOAL_ASSIGN_OR_RETURN(v1::CheckpointResponse done, server->Checkpoint());
@@ -135,10 +135,9 @@ absl::Status Run() {
 
 int main(int argc, char** argv) {
   shoal::BlockShutdownSignals();
-  absl::SetProgramUsageMessage(
-      "One replay shard: shoal-replay --config FILE [--port 0] "
-      "[--shard_index I] [--checkpoint_dir DIR]");
-  absl::ParseCommandLine(argc, argv);
+  shoal::ParseFlags(argc, argv,
+                    "One replay shard: shoal-replay --config FILE [--port 0] "
+                    "[--shard_index I] [--checkpoint_dir DIR]");
   absl::Status status = shoal::Run();
   if (!status.ok()) shoal::ExitWithError(shoal::kProgram, status);
   return 0;

@@ -6,6 +6,6 @@ build=${1:-build}
 for b in replay/shoal-replay learner/shoal-learner actor/shoal-actor tools/shoalctl actor/envs/shoal-env-server; do
   if [ -x "$build/$b" ]; then
     echo "=== $(basename "$b") --help"
-    "$build/$b" --helpshort 2>&1 || true
+    "$build/$b" --help 2>&1 || true
   fi
 done

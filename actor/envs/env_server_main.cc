@@ -6,12 +6,13 @@
 //
 // The one line on stdout names the bound address (useful with --port=0).
 // SIGTERM or SIGINT shuts the server down (open calls get 5 s) and exits 0.
+#include <signal.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
@@ -23,7 +24,7 @@
 #include "actor/envs/env_service.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
-#include <signal.h>
+#include "common/process.h"
 
 ABSL_FLAG(std::string, env, "",
           "Built-in env to serve to every session; empty serves whichever "
@@ -101,7 +102,9 @@ absl::Status Run() {
 }  // namespace shoal
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  shoal::ParseFlags(argc, argv,
+                    "Serves built-in envs over EnvService: shoal-env-server "
+                    "--env NAME [--port 0]");
   if (absl::Status status = shoal::InitLogging("shoal-env-server");
       !status.ok()) {
     std::fprintf(stderr, "shoal-env-server: %s\n", status.ToString().c_str());

@@ -1,0 +1,320 @@
+// ReplayWriter against in-process shards (LocalShard) and real shoal-replay
+// processes (ShardProcess): exactly-once delivery, backpressure, server
+// rejections, and what survives a shard being killed, terminated or down
+// long enough to fail over.
+#include "replay/client/replay_writer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+
+#include "common/test_util.h"
+#include "replay/client/local_shard.h"
+#include "replay/client/shard_process.h"
+#include "replay/client/testing.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+std::vector<int64_t> Range(int64_t from, int64_t to) {
+  std::vector<int64_t> ids(to - from);
+  std::iota(ids.begin(), ids.end(), from);
+  return ids;
+}
+
+ReplayWriterOptions MakeWriterOptions(const std::string& addresses,
+                                      uint64_t writer_id = 0) {
+  ReplayWriterOptions options;
+  options.addresses = addresses;
+  options.writer_id = writer_id;
+  options.items_per_insert = 16;
+  options.backoff.initial_delay = absl::Milliseconds(20);
+  options.backoff.max_delay = absl::Milliseconds(200);
+  return options;
+}
+
+std::unique_ptr<LocalShard> StartLocalShard(TableOptions table) {
+  ReplayServerOptions options;
+  options.shard_index = table.shard_index;
+  options.tables = {std::move(table)};
+  return std::move(LocalShard::Start(std::move(options)).value());
+}
+
+absl::Status AppendIds(ReplayWriter* writer, int64_t from, int64_t to) {
+  for (int64_t id = from; id < to; ++id) {
+    absl::Status appended =
+        writer->Append(MakeIdItem("ids", id), In(absl::Seconds(10)));
+    if (!appended.ok()) return appended;
+  }
+  return absl::OkStatus();
+}
+
+// Writes a two-shard config into a new directory and returns its path.
+std::string WriteConfig(int shards) {
+  const std::string dir = MakeTempDir("replay-writer-test-").value();
+  const std::string path = dir + "/shoal.yaml";
+  EXPECT_TRUE(WriteTestFile(path, FifoIdTableYaml(shards)).ok());
+  return path;
+}
+
+absl::Status CheckpointShard(const std::string& address) {
+  auto stub = v1::ReplayService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(In(absl::Seconds(10))));
+  v1::CheckpointResponse response;
+  grpc::Status status = stub->Checkpoint(&context, {}, &response);
+  return status.ok() ? absl::OkStatus()
+                     : absl::InternalError(status.error_message());
+}
+
+// Four threads append 500 items each through one writer; every item must be
+// stored once, whatever the interleaving and batching.
+TEST(ReplayWriterTest, ItemsFromManyThreadsArriveExactlyOnce) {
+  auto shard = StartLocalShard(MakeFifoIdTable(/*shard_index=*/0));
+  auto writer = ReplayWriter::Create(MakeWriterOptions(shard->address()));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      EXPECT_TRUE(AppendIds(writer->get(), t * 500, (t + 1) * 500).ok());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  const ReplayWriterStats stats = (*writer)->stats();
+  EXPECT_EQ(stats.items_appended, 2000);
+  EXPECT_EQ(stats.items_acked, 2000);
+  EXPECT_EQ(stats.unacked_items, 0);
+  EXPECT_EQ(stats.unacked_bytes, 0);
+  EXPECT_EQ(DrainIds(shard->address(), "ids", In(absl::Seconds(10))).value(),
+            Range(0, 2000));
+  EXPECT_TRUE((*writer)->Close(In(absl::Seconds(5))).ok());
+}
+
+// A rate limiter that admits 15 inserts without samples blocks the server;
+// the writer then holds items until its buffer (4 items' bytes) is full,
+// and Append times out at its deadline. Samples free the limiter, and
+// Flush then sees everything stored.
+TEST(ReplayWriterTest, AppendBlocksWhileTheBufferIsFullAndTimesOut) {
+  TableOptions table = MakeFifoIdTable(/*shard_index=*/0);
+  table.max_times_sampled = 0;
+  table.rate_limiter = RateLimiterOptions::SampleToInsertRatio(
+      /*samples_per_insert=*/1.0, /*min_size_to_sample=*/10,
+      /*error_buffer=*/5.0);
+  auto shard = StartLocalShard(table);
+  ReplayWriterOptions options = MakeWriterOptions(shard->address());
+  const int64_t item_bytes =
+      static_cast<int64_t>(MakeIdItem("ids", 1000).ByteSizeLong());
+  options.max_unacked_bytes = 4 * item_bytes;
+  options.items_per_insert = 1;
+  auto writer = ReplayWriter::Create(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+
+  int appended = 0;
+  absl::Status status;
+  const absl::Time start = absl::Now();
+  while (appended < 100) {
+    status = (*writer)->Append(MakeIdItem("ids", 1000 + appended),
+                               In(absl::Milliseconds(300)));
+    if (!status.ok()) break;
+    ++appended;
+  }
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("buffer full"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  // 15 stored (the limiter's window) plus at most 4 held by the writer.
+  EXPECT_GE(appended, 15);
+  EXPECT_LE(appended, 15 + 4);
+  EXPECT_EQ((*writer)->stats().unacked_bytes, 4 * item_bytes);
+  EXPECT_TRUE(
+      absl::IsDeadlineExceeded((*writer)->Flush(In(absl::Milliseconds(50)))));
+
+  google::protobuf::RepeatedPtrField<v1::SampledItem> sampled;
+  ASSERT_TRUE(
+      shard->table("ids")->Sample(10, In(absl::Seconds(5)), &sampled).ok());
+  EXPECT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  EXPECT_EQ((*writer)->stats().items_acked, appended);
+}
+
+// A batch with a bad item is refused whole by the server: the writer counts
+// its items as rejected, keeps the server's message, does not resend them,
+// and goes on storing good items.
+TEST(ReplayWriterTest, BadItemsAreCountedAsRejectedWithTheServersMessage) {
+  auto shard = StartLocalShard(MakeFifoIdTable(/*shard_index=*/0));
+  auto writer = ReplayWriter::Create(MakeWriterOptions(shard->address()));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(AppendIds(writer->get(), 0, 10).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  v1::Item bad = MakeIdItem("ids", 99);
+  bad.mutable_columns(0)->set_dtype(v1::DTYPE_INT32);
+  ASSERT_TRUE((*writer)->Append(bad, In(absl::Seconds(5))).ok());
+  ASSERT_TRUE(
+      (*writer)->Append(MakeIdItem("nope", 98), In(absl::Seconds(5))).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  ASSERT_TRUE(AppendIds(writer->get(), 10, 20).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+
+  const ReplayWriterStats stats = (*writer)->stats();
+  EXPECT_EQ(stats.items_rejected, 2);
+  EXPECT_EQ(stats.items_acked, 20);
+  EXPECT_THAT(stats.last_rejection, HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(stats.last_rejection, HasSubstr("no table named 'nope'"));
+  EXPECT_EQ(DrainIds(shard->address(), "ids", In(absl::Seconds(10))).value(),
+            Range(0, 20));
+}
+
+TEST(ReplayWriterTest, OversizedItemsAndAppendsAfterCloseAreRefused) {
+  auto shard = StartLocalShard(MakeFifoIdTable(/*shard_index=*/0));
+  ReplayWriterOptions options = MakeWriterOptions(shard->address());
+  options.max_unacked_bytes = 8;
+  auto writer = ReplayWriter::Create(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      (*writer)->Append(MakeIdItem("ids", 1), In(absl::Seconds(1)))));
+  EXPECT_TRUE((*writer)->Close(In(absl::Seconds(1))).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      (*writer)->Append(v1::Item(), In(absl::Seconds(1)))));
+  options.items_per_insert = 0;
+  EXPECT_TRUE(absl::IsInvalidArgument(ReplayWriter::Create(options).status()));
+}
+
+// SIGKILL after a checkpoint. What is provable:
+// - A (0..99): acked, then checkpointed -> present once after the restart.
+// - D (100..149): acked after the checkpoint, before the kill. The writer
+//   dropped them on ack and the shard lost them with its memory: absent.
+//   This is the checkpoint interval's loss, not the writer's.
+// - B (150..249): appended while the shard is down. Unacked, so the writer
+//   keeps them and resends after reconnecting -> present once.
+// - C (250..299): appended after the restart -> present once.
+// The restarted shard restores the writer's last stored sequence (100) from
+// the checkpoint, so D's numbers are never reused: B and C are new.
+TEST(ReplayWriterTest, SigkilledShardKeepsCheckpointedAndResentItemsOnce) {
+  const std::string config = WriteConfig(/*shards=*/1);
+  ShardProcessOptions process_options;
+  process_options.config_file = config;
+  process_options.checkpoint_dir = MakeTempDir("ckpt-").value();
+  auto shard = ShardProcess::Start(process_options);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  auto writer = ReplayWriter::Create(MakeWriterOptions((*shard)->address()));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+
+  ASSERT_TRUE(AppendIds(writer->get(), 0, 100).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  ASSERT_TRUE(CheckpointShard((*shard)->address()).ok());
+  ASSERT_TRUE(AppendIds(writer->get(), 100, 150).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  ASSERT_TRUE((*shard)->Kill().ok());
+
+  ASSERT_TRUE(AppendIds(writer->get(), 150, 250).ok());
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ((*writer)->stats().unacked_items, 100);
+  ASSERT_TRUE((*shard)->Restart().ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(20))).ok())
+      << (*writer)->stats().last_stream_error;
+  ASSERT_TRUE(AppendIds(writer->get(), 250, 300).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+
+  std::vector<int64_t> expected = Range(0, 100);
+  const std::vector<int64_t> rest = Range(150, 300);
+  expected.insert(expected.end(), rest.begin(), rest.end());
+  EXPECT_EQ(DrainIds((*shard)->address(), "ids", In(absl::Seconds(10))).value(),
+            expected);
+  const ReplayWriterStats stats = (*writer)->stats();
+  EXPECT_GE(stats.reconnects, 1);
+  EXPECT_EQ(stats.items_acked, 300);
+  EXPECT_EQ(stats.failovers, 0);
+}
+
+// SIGTERM while a thread streams 3000 items: the shard checkpoints on
+// shutdown after its last insert, so everything it stored survives,
+// including items whose acks never reached the writer. Those are resent
+// after the restart and dropped as duplicates: each id exactly once.
+TEST(ReplayWriterTest, TerminatedShardStoresEveryStreamedItemExactlyOnce) {
+  const std::string config = WriteConfig(/*shards=*/1);
+  ShardProcessOptions process_options;
+  process_options.config_file = config;
+  process_options.checkpoint_dir = MakeTempDir("ckpt-").value();
+  auto shard = ShardProcess::Start(process_options);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  auto writer = ReplayWriter::Create(MakeWriterOptions((*shard)->address()));
+  ASSERT_TRUE(writer.ok()) << writer.status();
+
+  std::thread appender([&] {
+    for (int64_t id = 0; id < 3000; ++id) {
+      ASSERT_TRUE(
+          (*writer)->Append(MakeIdItem("ids", id), In(absl::Seconds(30))).ok());
+      if (id % 100 == 0) absl::SleepFor(absl::Milliseconds(5));
+    }
+  });
+  while ((*writer)->stats().items_acked < 500) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::StatusOr<int> exit_code = (*shard)->Terminate();
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+  ASSERT_TRUE((*shard)->Restart().ok());
+  appender.join();
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(20))).ok());
+  EXPECT_EQ(DrainIds((*shard)->address(), "ids", In(absl::Seconds(10))).value(),
+            Range(0, 3000));
+  EXPECT_GE((*writer)->stats().reconnects, 1);
+}
+
+// Two shards; the writer's shard is killed and stays down longer than
+// stay_down (300 ms): the writer moves to the other shard, resends what was
+// unacked there, and writes go on.
+TEST(ReplayWriterTest, FailsOverToTheNextShardWhenItsShardStaysDown) {
+  const std::string config = WriteConfig(/*shards=*/2);
+  std::vector<std::unique_ptr<ShardProcess>> shards;
+  for (int i = 0; i < 2; ++i) {
+    ShardProcessOptions process_options;
+    process_options.config_file = config;
+    process_options.shard_index = i;
+    auto shard = ShardProcess::Start(process_options);
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    shards.push_back(*std::move(shard));
+  }
+  ReplayWriterOptions options = MakeWriterOptions(
+      absl::StrCat(shards[0]->address(), ",", shards[1]->address()),
+      /*writer_id=*/7);
+  options.stay_down = absl::Milliseconds(300);
+  auto writer = ReplayWriter::Create(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  const int first = (*writer)->stats().shard;
+  const int other = 1 - first;
+
+  ASSERT_TRUE(AppendIds(writer->get(), 0, 100).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  ASSERT_TRUE(shards[first]->Kill().ok());
+  ASSERT_TRUE(AppendIds(writer->get(), 100, 200).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok())
+      << (*writer)->stats().last_stream_error;
+
+  const ReplayWriterStats stats = (*writer)->stats();
+  EXPECT_EQ(stats.shard, other);
+  EXPECT_EQ(stats.failovers, 1);
+  EXPECT_EQ(stats.items_acked, 200);
+  EXPECT_EQ(
+      DrainIds(shards[other]->address(), "ids", In(absl::Seconds(10))).value(),
+      Range(100, 200));
+}
+
+}  // namespace
+}  // namespace shoal
