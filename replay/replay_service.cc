@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/arena.h"
 
 #include "common/grpc_status.h"
 
@@ -200,7 +201,14 @@ class SampleReactor final
             ? std::min(stream_deadline_,
                        absl::Now() + absl::Milliseconds(request_.timeout_ms()))
             : stream_deadline_;
-    google::protobuf::RepeatedPtrField<v1::SampledItem> items;
+    // Everything of this request lives on arena_, freed in one go when the
+    // next request starts (its writes are done by then).
+    arena_.Reset();
+    pending_.clear();
+    v1::SampleResponse* all =
+        google::protobuf::Arena::CreateMessage<v1::SampleResponse>(&arena_);
+    google::protobuf::RepeatedPtrField<v1::SampledItem>& items =
+        *all->mutable_items();
     absl::Status status;
     while (items.size() < n && !cancelled_) {
       const absl::Time slice = std::min(deadline, absl::Now() + kWaitSlice);
@@ -222,37 +230,48 @@ class SampleReactor final
       return;
     }
     if (metrics_) metrics_->sampled().Increment(items.size());
-    Split(&items);
+    Split(all);
     WriteNext();
   }
 
-  // Moves `items` into responses of at most max_response_bytes each.
-  void Split(google::protobuf::RepeatedPtrField<v1::SampledItem>* items) {
+  // Queues `all` as responses of at most max_response_bytes each: itself
+  // when it fits (the common case), else its items moved (not copied) into
+  // smaller responses on the same arena.
+  void Split(v1::SampleResponse* all) {
     const int64_t cap = request_.max_response_bytes() > 0
                             ? request_.max_response_bytes()
                             : options_.max_response_bytes;
-    std::vector<v1::SampledItem*> owned(items->size());
-    items->ExtractSubrange(0, items->size(), owned.data());
-    pending_.clear();
+    all->set_request_id(request_.request_id());
+    if (static_cast<int64_t>(all->ByteSizeLong()) <= cap) {
+      all->set_end_of_request(true);
+      pending_.push_back(all);
+      return;
+    }
+    google::protobuf::RepeatedPtrField<v1::SampledItem>& items =
+        *all->mutable_items();
+    std::vector<v1::SampledItem*> moved(items.size());
+    items.UnsafeArenaExtractSubrange(0, items.size(), moved.data());
     int64_t bytes = 0;
-    for (v1::SampledItem* item : owned) {
+    for (v1::SampledItem* item : moved) {
       const int64_t size = static_cast<int64_t>(item->ByteSizeLong()) + 8;
       if (pending_.empty() || (bytes + size > cap && bytes > 0)) {
-        pending_.emplace_back();
-        pending_.back().set_request_id(request_.request_id());
+        pending_.push_back(
+            google::protobuf::Arena::CreateMessage<v1::SampleResponse>(
+                &arena_));
+        pending_.back()->set_request_id(request_.request_id());
         bytes = 0;
       }
-      pending_.back().mutable_items()->AddAllocated(item);
+      pending_.back()->mutable_items()->UnsafeArenaAddAllocated(item);
       bytes += size;
     }
-    pending_.back().set_end_of_request(true);
+    pending_.back()->set_end_of_request(true);
   }
 
   void WriteNext() {
     if (!pending_.empty()) {
-      response_ = std::move(pending_.front());
+      v1::SampleResponse* next = pending_.front();
       pending_.pop_front();
-      StartWrite(&response_);
+      StartWrite(next);
       return;
     }
     StartRead(&request_);
@@ -265,8 +284,9 @@ class SampleReactor final
   const absl::Time stream_deadline_;
   std::atomic<bool> cancelled_{false};
   v1::SampleRequest request_;
-  v1::SampleResponse response_;
-  std::deque<v1::SampleResponse> pending_;
+  google::protobuf::Arena arena_;
+  // Responses still to write, owned by arena_.
+  std::deque<v1::SampleResponse*> pending_;
 };
 
 }  // namespace

@@ -341,6 +341,22 @@ absl::StatusOr<bool> Table::Insert(const v1::Item& item, uint64_t writer_id,
   return true;
 }
 
+void Table::BuildSampledItem(const Selection& chosen, v1::SampledItem* out) {
+  const Slot& slot = slots_[chosen.slot];
+  out->set_key(KeyOf(chosen.slot));
+  out->set_priority(slot.priority);
+  out->set_probability(chosen.probability);
+  out->set_table_size(size_);
+  out->set_times_sampled(slot.times_sampled);
+  v1::Item* item = out->mutable_item();
+  item->set_table(options_.name);
+  item->set_priority(slot.priority);
+  item->set_policy_version(slot.policy_version);
+  item->set_actor_index(slot.actor_index);
+  item->set_env_id(slot.env_id);
+  LoadPayload(slot, item);
+}
+
 absl::Status Table::Sample(
     int n, absl::Time deadline,
     google::protobuf::RepeatedPtrField<v1::SampledItem>* out) {
@@ -348,6 +364,7 @@ absl::Status Table::Sample(
     return absl::InvalidArgumentError(
         absl::StrCat("num_samples must be > 0, got ", n));
   }
+  out->Reserve(out->size() + n);
   absl::MutexLock lock(&mu_);
   int taken = 0;
   while (taken < n) {
@@ -359,30 +376,37 @@ absl::Status Table::Sample(
       }
       continue;
     }
-    const Selection chosen = sampler_->Select(rng_);
-    Slot& slot = slots_[chosen.slot];
-    ++slot.times_sampled;
-    v1::SampledItem* sampled = out->Add();
-    sampled->set_key(KeyOf(chosen.slot));
-    sampled->set_priority(slot.priority);
-    sampled->set_probability(chosen.probability);
-    sampled->set_table_size(size_);
-    sampled->set_times_sampled(slot.times_sampled);
-    v1::Item* item = sampled->mutable_item();
-    item->set_table(options_.name);
-    item->set_priority(slot.priority);
-    item->set_policy_version(slot.policy_version);
-    item->set_actor_index(slot.actor_index);
-    item->set_env_id(slot.env_id);
-    LoadPayload(slot, item);
-    rate_limiter_->Sample(&mu_);
-    ++samples_;
-    ++taken;
-    if (options_.max_times_sampled > 0 &&
-        slot.times_sampled >= options_.max_times_sampled) {
-      DeleteSlot(chosen.slot);
-      ++evictions_;
+    if (options_.max_times_sampled > 0) {
+      // One at a time: an item may have to leave before the next pick.
+      const Selection chosen = sampler_->Select(rng_);
+      Slot& slot = slots_[chosen.slot];
+      ++slot.times_sampled;
+      BuildSampledItem(chosen, out->Add());
+      rate_limiter_->Sample(&mu_);
+      ++samples_;
+      ++taken;
+      if (slot.times_sampled >= options_.max_times_sampled) {
+        DeleteSlot(chosen.slot);
+        ++evictions_;
+      }
+      continue;
     }
+    // Pick every sample the limiter allows now, then touch the picked slots
+    // and payloads together: the random reads of a large table overlap
+    // instead of waiting on each other.
+    picks_.clear();
+    while (taken < n && rate_limiter_->CanSample(&mu_)) {
+      const Selection chosen = sampler_->Select(rng_);
+      ++slots_[chosen.slot].times_sampled;
+      picks_.push_back(chosen);
+      rate_limiter_->Sample(&mu_);
+      ++samples_;
+      ++taken;
+    }
+    for (const Selection& pick : picks_) {
+      __builtin_prefetch(slots_[pick.slot].data);
+    }
+    for (const Selection& pick : picks_) BuildSampledItem(pick, out->Add());
   }
   return absl::OkStatus();
 }

@@ -173,6 +173,8 @@ class Table {
   void LoadPayload(const Slot& slot, v1::Item* item) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictOne() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BuildSampledItem(const Selection& chosen, v1::SampledItem* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteSlot(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t ItemBytes(const v1::Item& item) const;
 
@@ -190,6 +192,7 @@ class Table {
   std::unique_ptr<BlockPool> pool_ ABSL_GUARDED_BY(mu_);  // fixed size only
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);  // reserved to max_size
   std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
+  std::vector<Selection> picks_ ABSL_GUARDED_BY(mu_);  // Sample's scratch
   absl::flat_hash_map<uint64_t, uint64_t> last_sequence_ ABSL_GUARDED_BY(mu_);
   absl::BitGen rng_ ABSL_GUARDED_BY(mu_);
   int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
