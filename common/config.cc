@@ -17,6 +17,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 #include "common/config_internal.h"
@@ -192,19 +193,51 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseConfigOverride(
                         std::string(key_equals_value.substr(eq + 1)));
 }
 
+namespace {
+
+// Counts documents and remembers where the second one starts.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second_line = mark.line;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  int documents = 0;
+  int second_line = 0;
+};
+
+}  // namespace
+
 absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
     absl::string_view yaml_text, absl::string_view file_name_for_errors,
     const ConfigOverrides& overrides) {
   config_internal::ConfigContext ctx(file_name_for_errors);
   // yaml-cpp throws; nothing of it leaves this function.
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-    YAML::Node root;
-    if (!docs.empty()) root.reset(docs[0]);
-    if (docs.size() > 1) {
-      ctx.ErrorAtLine(
-          docs[1].Mark().line,
-          absl::StrCat("expected one YAML document, found ", docs.size()));
+    const std::string text(yaml_text);
+    YAML::Node root = YAML::Load(text);
+    // A second document is an error. YAML::LoadAll would tell, but on some
+    // inputs (a lone ",") yaml-cpp 0.7 loops forever in it: count at most
+    // two documents by hand.
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    if (counter.documents > 1) {
+      ctx.ErrorAtLine(counter.second_line,
+                      "expected one YAML document, found more");
       return ctx.status();
     }
     config_internal::ApplyOverrides(overrides, &root, &ctx);

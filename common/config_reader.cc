@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -84,7 +85,11 @@ std::string IntRangeError(int64_t v, int64_t min, int64_t max) {
 }  // namespace
 
 std::string Quote(absl::string_view text) {
-  return absl::StrCat("'", text, "'");
+  // Errors are one line: escape control characters, cut long values.
+  constexpr size_t kMaxShown = 60;
+  std::string shown = absl::CEscape(text.substr(0, kMaxShown));
+  if (text.size() > kMaxShown) shown += "...";
+  return absl::StrCat("'", shown, "'");
 }
 
 std::string DescribeNode(const YAML::Node& node) {

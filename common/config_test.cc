@@ -509,7 +509,17 @@ TEST(ExperimentConfigTest, MalformedStructureIsAnError) {
   EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "tables: []\n")),
             "cfg.yaml:3: tables: must list at least one table");
   EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "---\nexperiment: u\n")),
-            "cfg.yaml:4: expected one YAML document, found 2");
+            "cfg.yaml:3: expected one YAML document, found more");
+}
+
+// Found by tests/fuzz/config_fuzz: yaml-cpp 0.7's LoadAll never returns on
+// a lone ",". The loader must answer, with an error.
+TEST(ExperimentConfigTest, StrayFlowIndicatorsAnswerInsteadOfHanging) {
+  for (const char* text : {",", ",\n", "a: 1\n,\n", "- ,\n", "1\n\n-"}) {
+    absl::StatusOr<ExperimentConfig> c = ParseExperimentConfig(text, "f.yaml");
+    EXPECT_FALSE(c.ok()) << text;
+    EXPECT_EQ(std::string(c.status().message()).find('\n'), std::string::npos);
+  }
 }
 
 TEST(ExperimentConfigTest, ParseNamesTheGivenFile) {

@@ -3,15 +3,19 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/arena.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 
 #include "common/grpc_status.h"
+#include "replay/sample_encoder.h"
 
 namespace shoal {
 namespace {
@@ -19,6 +23,11 @@ namespace {
 // Blocking waits are cut into slices so a reactor notices its stream being
 // cancelled within this long.
 constexpr absl::Duration kWaitSlice = absl::Seconds(1);
+
+// Insert batches of at most this many payload bytes are stored on the
+// callback thread when the rate limiter admits them; larger ones, whose copy
+// dwarfs the hop, go to the insert pool and leave gRPC's threads free.
+constexpr int64_t kMaxInlineInsertBytes = 128 << 10;
 
 std::string TableNames(const ReplayServer& server) {
   std::vector<std::string> names;
@@ -41,8 +50,10 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(d);
 }
 
-// One InsertStream: read a batch, insert it on the insert pool, write the
-// acknowledgement, read the next.
+// One InsertStream: read a batch and insert it, write the acknowledgement,
+// read the next. A small batch is inserted on the callback thread while the
+// rate limiter admits it without waiting; a large one, and the rest of a
+// batch from the first item that would wait, on the insert pool.
 class InsertReactor final
     : public grpc::ServerBidiReactor<v1::InsertRequest, v1::InsertResponse> {
  public:
@@ -56,7 +67,7 @@ class InsertReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    pool_->Schedule([this] { Process(); });
+    Start();
   }
 
   void OnWriteDone(bool ok) override {
@@ -81,56 +92,96 @@ class InsertReactor final
           "first_sequence: must be >= 1 (sequence numbers start at 1)");
     }
     tables_.clear();
+    batch_bytes_ = 0;
+    Table* table = nullptr;
     for (int i = 0; i < request_.items_size(); ++i) {
       const v1::Item& item = request_.items(i);
-      const std::string field = absl::StrCat("items[", i, "]");
-      Table* table = server_->FindTable(item.table());
+      if (table == nullptr || item.table() != table->name()) {
+        table = server_->FindTable(item.table());
+      }
       if (table == nullptr) {
-        return UnknownTable(*server_, absl::StrCat(field, ".table"),
+        return UnknownTable(*server_, absl::StrCat("items[", i, "].table"),
                             item.table());
       }
-      absl::Status valid = table->Validate(item, field);
-      if (!valid.ok()) return valid;
+      // The field name is built only for an item that fails.
+      if (!table->Validate(item, absl::string_view()).ok()) {
+        return table->Validate(item, absl::StrCat("items[", i, "]"));
+      }
       tables_.push_back(table);
+      for (const v1::Tensor& column : item.columns()) {
+        batch_bytes_ += static_cast<int64_t>(column.data().size());
+      }
     }
     return absl::OkStatus();
   }
 
-  void Process() {
+  // Validates the batch and inserts what the rate limiters admit at once;
+  // hands the rest to the pool. Runs on the callback thread.
+  void Start() {
     response_.Clear();
-    const uint64_t first = request_.first_sequence();
-    const uint64_t last = first + request_.items_size() - 1;
+    next_ = 0;
     if (absl::Status valid = Validate(); !valid.ok()) {
-      if (metrics_) metrics_->rejected().Increment(request_.items_size());
-      response_.set_acked_sequence(request_.items_size() == 0 ? first - 1
-                                                              : last);
-      v1::InsertError* error = response_.mutable_error();
-      error->set_code(static_cast<int>(valid.code()));
-      error->set_message(std::string(valid.message()));
-      error->set_first_sequence(first);
-      StartWrite(&response_);
+      Reject(valid);
       return;
     }
-    for (int i = 0; i < request_.items_size(); ++i) {
-      absl::StatusOr<bool> stored;
-      do {
-        stored = tables_[i]->Insert(request_.items(i), request_.writer_id(),
-                                    first + i, absl::Now() + kWaitSlice);
-      } while (absl::IsDeadlineExceeded(stored.status()) && !cancelled_);
-      if (!stored.ok()) {
-        Finish(absl::IsCancelled(stored.status())
+    if (batch_bytes_ <= kMaxInlineInsertBytes &&
+        InsertFrom(absl::InfinitePast())) {
+      return;
+    }
+    pool_->Schedule([this] { Process(); });
+  }
+
+  void Reject(const absl::Status& valid) {
+    const uint64_t first = request_.first_sequence();
+    const uint64_t last = first + request_.items_size() - 1;
+    if (metrics_) metrics_->rejected().Increment(request_.items_size());
+    response_.set_acked_sequence(request_.items_size() == 0 ? first - 1 : last);
+    v1::InsertError* error = response_.mutable_error();
+    error->set_code(static_cast<int>(valid.code()));
+    error->set_message(std::string(valid.message()));
+    error->set_first_sequence(first);
+    StartWrite(&response_);
+  }
+
+  // Inserts items from next_ on, each run of one table's items in one
+  // InsertBatch, waiting until `deadline`. Returns true when the batch is
+  // done and its acknowledgement (or the stream's end) is under way; false
+  // when the limiter blocked before `deadline`, with next_ where it stopped.
+  bool InsertFrom(absl::Time deadline) {
+    const int n = request_.items_size();
+    const uint64_t first = request_.first_sequence();
+    while (next_ < n) {
+      int end = next_ + 1;
+      while (end < n && tables_[end] == tables_[next_]) ++end;
+      InsertBatchResult result;
+      absl::Status status = tables_[next_]->InsertBatch(
+          absl::MakeConstSpan(request_.items().data() + next_, end - next_),
+          request_.writer_id(), first + next_, deadline, &result);
+      if (metrics_) {
+        metrics_->inserted().Increment(result.stored);
+        metrics_->duplicates().Increment(result.processed - result.stored);
+      }
+      next_ += result.processed;
+      if (absl::IsDeadlineExceeded(status) && !cancelled_) return false;
+      if (!status.ok()) {
+        Finish(absl::IsCancelled(status)
                    ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                   "replay shard is shutting down")
                    : grpc::Status(grpc::StatusCode::CANCELLED,
                                   "stream cancelled while blocked"));
-        return;
-      }
-      if (metrics_) {
-        (*stored ? metrics_->inserted() : metrics_->duplicates()).Increment();
+        return true;
       }
     }
-    response_.set_acked_sequence(last);
+    response_.set_acked_sequence(first + n - 1);
     StartWrite(&response_);
+    return true;
+  }
+
+  // On the pool: waits for the rate limiter in slices, so a cancelled
+  // stream is noticed.
+  void Process() {
+    while (!InsertFrom(absl::Now() + kWaitSlice)) {
+    }
   }
 
   ReplayServer* const server_;
@@ -139,13 +190,26 @@ class InsertReactor final
   std::atomic<bool> cancelled_{false};
   v1::InsertRequest request_;
   v1::InsertResponse response_;
+  // Table of each item of request_, and the first item not yet inserted.
   std::vector<Table*> tables_;
+  int next_ = 0;
+  // Column bytes of request_.
+  int64_t batch_bytes_ = 0;
 };
 
-// One SampleStream: read a request, sample on the sample pool, write the
-// size-capped responses one by one, read the next request.
+// Frees the EncodedSamples a response slice points into, once gRPC is done
+// with every slice of it.
+void DeleteEncodedSamples(void* samples) {
+  delete static_cast<EncodedSamples*>(samples);
+}
+
+// One SampleStream: read a request, sample (on the callback thread while
+// the rate limiter allows without waiting, else on the sample pool), write
+// the size-capped responses one by one, read the next request. Raw bytes both
+// ways: the request is parsed here, and each response is written as wire
+// bytes the table encoded (SampleEncoder), never built as a message.
 class SampleReactor final
-    : public grpc::ServerBidiReactor<v1::SampleRequest, v1::SampleResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   SampleReactor(grpc::CallbackServerContext* context, ReplayServer* server,
                 ThreadPool* pool, const ReplayServiceOptions& options,
@@ -155,7 +219,7 @@ class SampleReactor final
         options_(options),
         metrics_(metrics),
         stream_deadline_(DeadlineOf(*context)) {
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -163,7 +227,15 @@ class SampleReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    pool_->Schedule([this] { Process(); });
+    grpc::Status parsed =
+        grpc::SerializationTraits<v1::SampleRequest>::Deserialize(
+            &request_bytes_, &request_);
+    if (!parsed.ok()) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "malformed SampleRequest"));
+      return;
+    }
+    Start();
   }
 
   void OnWriteDone(bool ok) override {
@@ -178,9 +250,11 @@ class SampleReactor final
   void OnDone() override { delete this; }
 
  private:
-  void Process() {
-    Table* table = server_->FindTable(request_.table());
-    if (table == nullptr) {
+  // Checks the request and samples what the rate limiter allows without
+  // waiting, on the callback thread; the rest (which waits) on the pool.
+  void Start() {
+    table_ = server_->FindTable(request_.table());
+    if (table_ == nullptr) {
       Finish(ToGrpcStatus(UnknownTable(*server_, "table", request_.table())));
       return;
     }
@@ -196,85 +270,99 @@ class SampleReactor final
           "timeout_ms and max_response_bytes must be >= 0")));
       return;
     }
-    const absl::Time deadline =
+    deadline_ =
         request_.timeout_ms() > 0
             ? std::min(stream_deadline_,
                        absl::Now() + absl::Milliseconds(request_.timeout_ms()))
             : stream_deadline_;
-    // Everything of this request lives on arena_, freed in one go when the
-    // next request starts (its writes are done by then).
-    arena_.Reset();
-    pending_.clear();
-    v1::SampleResponse* all =
-        google::protobuf::Arena::CreateMessage<v1::SampleResponse>(&arena_);
-    google::protobuf::RepeatedPtrField<v1::SampledItem>& items =
-        *all->mutable_items();
-    absl::Status status;
-    while (items.size() < n && !cancelled_) {
-      const absl::Time slice = std::min(deadline, absl::Now() + kWaitSlice);
-      status = table->Sample(n - items.size(), slice, &items);
-      if (absl::IsDeadlineExceeded(status) && slice < deadline) continue;
-      if (!status.ok() || absl::Now() >= deadline) break;
+    samples_ = std::make_unique<EncodedSamples>();
+    // A deadline in the past: takes what the limiter allows now, no wait.
+    (void)table_->SampleEncoded(n, absl::InfinitePast(), samples_.get());
+    if (samples_->size() == n) {
+      Respond();
+      return;
     }
-    if (items.empty()) {
+    pool_->Schedule([this] { Process(); });
+  }
+
+  // On the pool: waits for the rest of the request in slices, so a
+  // cancelled stream is noticed, then responds.
+  void Process() {
+    const int n = request_.num_samples();
+    absl::Status status;
+    while (samples_->size() < n && !cancelled_) {
+      const absl::Time slice = std::min(deadline_, absl::Now() + kWaitSlice);
+      status =
+          table_->SampleEncoded(n - samples_->size(), slice, samples_.get());
+      if (absl::IsDeadlineExceeded(status) && slice < deadline_) continue;
+      if (!status.ok() || absl::Now() >= deadline_) break;
+    }
+    if (samples_->size() == 0) {
       if (status.ok()) status = absl::CancelledError("stream cancelled");
       if (absl::IsCancelled(status) && !cancelled_) {
         status = absl::UnavailableError("replay shard is shutting down");
       }
       if (absl::IsDeadlineExceeded(status)) {
         status = absl::DeadlineExceededError(
-            absl::StrCat("sample of ", n, " from table ", table->name(),
+            absl::StrCat("sample of ", n, " from table ", table_->name(),
                          " blocked until the deadline: ", status.message()));
       }
       Finish(ToGrpcStatus(status));
       return;
     }
-    if (metrics_) metrics_->sampled().Increment(items.size());
-    Split(all);
+    Respond();
+  }
+
+  void Respond() {
+    if (metrics_) metrics_->sampled().Increment(samples_->size());
+    Split(std::move(samples_));
     WriteNext();
   }
 
-  // Queues `all` as responses of at most max_response_bytes each: itself
-  // when it fits (the common case), else its items moved (not copied) into
-  // smaller responses on the same arena.
-  void Split(v1::SampleResponse* all) {
+  // Queues the responses carrying `samples`, each at most
+  // max_response_bytes (a single larger item goes alone). The responses
+  // share the encoded bytes (slices of one buffer), copying none.
+  void Split(std::unique_ptr<EncodedSamples> samples) {
     const int64_t cap = request_.max_response_bytes() > 0
                             ? request_.max_response_bytes()
                             : options_.max_response_bytes;
-    all->set_request_id(request_.request_id());
-    if (static_cast<int64_t>(all->ByteSizeLong()) <= cap) {
-      all->set_end_of_request(true);
-      pending_.push_back(all);
-      return;
-    }
-    google::protobuf::RepeatedPtrField<v1::SampledItem>& items =
-        *all->mutable_items();
-    std::vector<v1::SampledItem*> moved(items.size());
-    items.UnsafeArenaExtractSubrange(0, items.size(), moved.data());
-    int64_t bytes = 0;
-    for (v1::SampledItem* item : moved) {
-      const int64_t size = static_cast<int64_t>(item->ByteSizeLong()) + 8;
-      if (pending_.empty() || (bytes + size > cap && bytes > 0)) {
-        pending_.push_back(
-            google::protobuf::Arena::CreateMessage<v1::SampleResponse>(
-                &arena_));
-        pending_.back()->set_request_id(request_.request_id());
-        bytes = 0;
+    const std::string head = SampleEncoder::ResponseHead(request_.request_id());
+    const std::string tail = SampleEncoder::ResponseTail(true);
+    const int64_t framing = static_cast<int64_t>(head.size() + tail.size());
+    pending_.clear();
+    const size_t total = samples->bytes.size();
+    EncodedSamples* owned = samples.release();
+    grpc::Slice all(owned->bytes.data(), total, &DeleteEncodedSamples, owned);
+    size_t start = 0;
+    size_t item = 0;
+    const size_t items = owned->ends.size();
+    while (item < items) {
+      // Take items while the response stays within the cap (at least one).
+      size_t stop = item + 1;
+      while (stop < items &&
+             static_cast<int64_t>(owned->ends[stop] - start) + framing <= cap) {
+        ++stop;
       }
-      pending_.back()->mutable_items()->UnsafeArenaAddAllocated(item);
-      bytes += size;
+      const size_t finish = owned->ends[stop - 1];
+      const bool last = stop == items;
+      std::vector<grpc::Slice> slices;
+      if (!head.empty()) slices.emplace_back(head);
+      slices.push_back(all.sub(start, finish));
+      if (last) slices.emplace_back(tail);
+      pending_.emplace_back(slices.data(), slices.size());
+      start = finish;
+      item = stop;
     }
-    pending_.back()->set_end_of_request(true);
   }
 
   void WriteNext() {
     if (!pending_.empty()) {
-      v1::SampleResponse* next = pending_.front();
+      writing_ = std::move(pending_.front());
       pending_.pop_front();
-      StartWrite(next);
+      StartWrite(&writing_);
       return;
     }
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   ReplayServer* const server_;
@@ -283,10 +371,15 @@ class SampleReactor final
   ReplayMetrics* const metrics_;
   const absl::Time stream_deadline_;
   std::atomic<bool> cancelled_{false};
+  grpc::ByteBuffer request_bytes_;
   v1::SampleRequest request_;
-  google::protobuf::Arena arena_;
-  // Responses still to write, owned by arena_.
-  std::deque<v1::SampleResponse*> pending_;
+  // The request being served: its table, deadline and items so far.
+  Table* table_ = nullptr;
+  absl::Time deadline_;
+  std::unique_ptr<EncodedSamples> samples_;
+  // Responses still to write, and the one being written.
+  std::deque<grpc::ByteBuffer> pending_;
+  grpc::ByteBuffer writing_;
 };
 
 }  // namespace
@@ -311,7 +404,7 @@ ReplayServiceImpl::InsertStream(grpc::CallbackServerContext* /*context*/) {
   return new InsertReactor(server_, insert_pool_.get(), metrics_);
 }
 
-grpc::ServerBidiReactor<v1::SampleRequest, v1::SampleResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ReplayServiceImpl::SampleStream(grpc::CallbackServerContext* context) {
   return new SampleReactor(context, server_, sample_pool_.get(), options_,
                            metrics_);

@@ -1,11 +1,14 @@
 // ReplayServiceImpl: the gRPC face of one replay shard (callback API).
 //
 // Each InsertStream and SampleStream gets a self-deleting reactor with at
-// most one read or write in flight. Work that may wait on a rate limiter
-// runs on bounded worker pools (one for inserts, one for samples, so that
+// most one read or write in flight. Work that waits on a rate limiter runs
+// on bounded worker pools (one for inserts, one for samples, so that
 // inserts blocked until samples happen never starve those samples, and the
-// other way round), never on gRPC's callback threads. A blocked insert stops
-// reading its stream, which is gRPC flow control, not an error.
+// other way round), never on gRPC's callback threads; what a limiter admits
+// at once (a small insert batch, a sample request) is done on the callback
+// thread, saving the hop. A blocked insert stops reading its stream, which
+// is gRPC flow control, not an error. Samples go out as wire bytes the
+// table encodes (SampleEncoder), not as messages.
 //
 // Bad input never reaches a table: an insert batch with any bad item is
 // rejected whole with an InsertError naming the field (the stream goes on);
@@ -39,7 +42,19 @@ struct ReplayServiceOptions {
   int32_t max_samples_per_request = 1 << 16;
 };
 
-class ReplayServiceImpl final : public v1::ReplayService::CallbackService {
+// v1::ReplayService::CallbackService with SampleStream on raw bytes: its
+// responses go out as wire bytes encoded by the table (clients still see
+// ordinary SampleRequest / SampleResponse messages).
+using ReplayCallbackService =
+    v1::ReplayService::WithCallbackMethod_InsertStream<
+        v1::ReplayService::WithRawCallbackMethod_SampleStream<
+            v1::ReplayService::WithCallbackMethod_UpdatePriorities<
+                v1::ReplayService::WithCallbackMethod_Info<
+                    v1::ReplayService::WithCallbackMethod_Checkpoint<
+                        v1::ReplayService::WithCallbackMethod_Reset<
+                            v1::ReplayService::Service>>>>>>;
+
+class ReplayServiceImpl final : public ReplayCallbackService {
  public:
   // `metrics` may be null.
   ReplayServiceImpl(ReplayServer* server, ReplayServiceOptions options,
@@ -48,7 +63,7 @@ class ReplayServiceImpl final : public v1::ReplayService::CallbackService {
 
   grpc::ServerBidiReactor<v1::InsertRequest, v1::InsertResponse>* InsertStream(
       grpc::CallbackServerContext* context) override;
-  grpc::ServerBidiReactor<v1::SampleRequest, v1::SampleResponse>* SampleStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SampleStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* UpdatePriorities(
       grpc::CallbackServerContext* context,

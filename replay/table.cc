@@ -135,6 +135,7 @@ Table::Table(TableOptions options, int64_t fixed_item_bytes,
              std::unique_ptr<RateLimiter> rate_limiter)
     : options_(std::move(options)),
       fixed_item_bytes_(fixed_item_bytes),
+      encoder_(options_.name, options_.signature, fixed_item_bytes > 0),
       sampler_(std::move(sampler)),
       remover_(std::move(remover)),
       rate_limiter_(std::move(rate_limiter)) {
@@ -163,13 +164,23 @@ int64_t Table::ItemBytes(const v1::Item& item) const {
 
 absl::Status Table::Validate(const v1::Item& item,
                              absl::string_view field) const {
-  const std::string pre = Prefix(field);
+  // Valid items (nearly all) build no field names; a failed check runs
+  // again naming them.
+  absl::Status fast = ValidateItem(item, field, /*named=*/false);
+  if (fast.ok()) return fast;
+  return ValidateItem(item, field, /*named=*/true);
+}
+
+absl::Status Table::ValidateItem(const v1::Item& item, absl::string_view field,
+                                 bool named) const {
+  const std::string pre = named ? Prefix(field) : std::string();
   if (item.table() != options_.name) {
     return absl::InvalidArgumentError(absl::StrCat(
         pre, "table '", item.table(), "' is not '", options_.name, "'"));
   }
   SHOAL_RETURN_IF_ERROR(
-      CheckPriority(item.priority(), absl::StrCat(field, ".priority")));
+      CheckPriority(item.priority(),
+                    named ? absl::StrCat(field, ".priority") : std::string()));
   if (item.actor_index() < 0 || item.actor_index() > 0xFFFF) {
     return absl::InvalidArgumentError(absl::StrCat(
         pre, "actor_index must be in [0, 65535], got ", item.actor_index()));
@@ -193,7 +204,8 @@ absl::Status Table::Validate(const v1::Item& item,
                      " columns, signature has ", want));
   }
   for (int i = 0; i < item.columns_size(); ++i) {
-    const std::string column_field = absl::StrCat(field, ".columns[", i, "]");
+    const std::string column_field =
+        named ? absl::StrCat(field, ".columns[", i, "]") : std::string();
     if (want > 0) {
       SHOAL_RETURN_IF_ERROR(CheckTensorMatchesSpec(
           item.columns(i), options_.signature[i], column_field));
@@ -311,6 +323,45 @@ absl::StatusOr<bool> Table::Insert(const v1::Item& item, uint64_t writer_id,
     if (rate_limiter_->CanInsert(&mu_)) break;
     SHOAL_RETURN_IF_ERROR(rate_limiter_->AwaitCanInsert(&mu_, deadline));
   }
+  InsertLocked(item, bytes, writer_id, sequence);
+  return true;
+}
+
+absl::Status Table::InsertBatch(absl::Span<const v1::Item* const> items,
+                                uint64_t writer_id, uint64_t first_sequence,
+                                absl::Time deadline,
+                                InsertBatchResult* result) {
+  *result = InsertBatchResult();
+  absl::MutexLock lock(&mu_);
+  // The writer's last stored sequence; found again after each wait, when
+  // another insert may have moved it (or rehashed the map).
+  uint64_t last = 0;
+  bool found = false;
+  auto find_last = [&] {
+    mu_.AssertHeld();
+    auto it = last_sequence_.find(writer_id);
+    found = it != last_sequence_.end();
+    last = found ? it->second : 0;
+  };
+  find_last();
+  for (const v1::Item* item : items) {
+    const uint64_t sequence = first_sequence + result->processed;
+    while (!(found && sequence <= last) && !rate_limiter_->CanInsert(&mu_)) {
+      SHOAL_RETURN_IF_ERROR(rate_limiter_->AwaitCanInsert(&mu_, deadline));
+      find_last();
+    }
+    ++result->processed;
+    if (found && sequence <= last) continue;  // a replay
+    InsertLocked(*item, ItemBytes(*item), writer_id, sequence);
+    found = true;
+    last = sequence;
+    ++result->stored;
+  }
+  return absl::OkStatus();
+}
+
+void Table::InsertLocked(const v1::Item& item, int64_t bytes,
+                         uint64_t writer_id, uint64_t sequence) {
   while (size_ >= options_.max_size || (options_.max_bytes > 0 && size_ > 0 &&
                                         bytes_ + bytes > options_.max_bytes)) {
     EvictOne();
@@ -338,7 +389,6 @@ absl::StatusOr<bool> Table::Insert(const v1::Item& item, uint64_t writer_id,
   bytes_ += bytes;
   ++size_;
   ++inserts_;
-  return true;
 }
 
 void Table::BuildSampledItem(const Selection& chosen, v1::SampledItem* out) {
@@ -357,14 +407,67 @@ void Table::BuildSampledItem(const Selection& chosen, v1::SampledItem* out) {
   LoadPayload(slot, item);
 }
 
+void Table::EncodeSampledItem(const Selection& chosen, EncodedSamples* out) {
+  const Slot& slot = slots_[chosen.slot];
+  SampledItemFields fields;
+  fields.key = KeyOf(chosen.slot);
+  fields.priority = slot.priority;
+  fields.probability = chosen.probability;
+  fields.table_size = size_;
+  fields.times_sampled = slot.times_sampled;
+  fields.policy_version = slot.policy_version;
+  fields.actor_index = slot.actor_index;
+  fields.env_id = slot.env_id;
+  if (fixed_item_bytes_ > 0) {
+    encoder_.Append(
+        fields,
+        absl::string_view(slot.data, static_cast<size_t>(fixed_item_bytes_)),
+        out);
+  } else {
+    const VariableHeader header = VariableHeaderOf(slot);
+    encoder_.Append(
+        fields,
+        absl::string_view(slot.data + sizeof(header), header.serialized_bytes),
+        out);
+  }
+}
+
+void Table::Emit(const Selection& chosen, const SampleSink& sink) {
+  if (sink.encoded != nullptr) {
+    EncodeSampledItem(chosen, sink.encoded);
+  } else {
+    BuildSampledItem(chosen, sink.messages->Add());
+  }
+}
+
 absl::Status Table::Sample(
     int n, absl::Time deadline,
     google::protobuf::RepeatedPtrField<v1::SampledItem>* out) {
+  if (n > 0) out->Reserve(out->size() + n);
+  SampleSink sink;
+  sink.messages = out;
+  return SampleInto(n, deadline, sink);
+}
+
+absl::Status Table::SampleEncoded(int n, absl::Time deadline,
+                                  EncodedSamples* out) {
+  if (n > 0) {
+    out->ends.reserve(out->ends.size() + n);
+    // Framing is ~30 bytes plus the table name for a one-column item.
+    out->bytes.reserve(out->bytes.size() + n * (encoder_.fixed_columns_bytes() +
+                                                64 + options_.name.size()));
+  }
+  SampleSink sink;
+  sink.encoded = out;
+  return SampleInto(n, deadline, sink);
+}
+
+absl::Status Table::SampleInto(int n, absl::Time deadline,
+                               const SampleSink& sink) {
   if (n <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("num_samples must be > 0, got ", n));
   }
-  out->Reserve(out->size() + n);
   absl::MutexLock lock(&mu_);
   int taken = 0;
   while (taken < n) {
@@ -381,7 +484,7 @@ absl::Status Table::Sample(
       const Selection chosen = sampler_->Select(rng_);
       Slot& slot = slots_[chosen.slot];
       ++slot.times_sampled;
-      BuildSampledItem(chosen, out->Add());
+      Emit(chosen, sink);
       rate_limiter_->Sample(&mu_);
       ++samples_;
       ++taken;
@@ -391,22 +494,27 @@ absl::Status Table::Sample(
       }
       continue;
     }
-    // Pick every sample the limiter allows now, then touch the picked slots
-    // and payloads together: the random reads of a large table overlap
-    // instead of waiting on each other.
+    // Pick every sample the limiter allows now, then touch the picked slots,
+    // then their payloads, then build: the random reads of a large table
+    // overlap instead of waiting on each other.
     picks_.clear();
     while (taken < n && rate_limiter_->CanSample(&mu_)) {
       const Selection chosen = sampler_->Select(rng_);
-      ++slots_[chosen.slot].times_sampled;
+      const char* slot = reinterpret_cast<const char*>(&slots_[chosen.slot]);
+      __builtin_prefetch(slot, /*rw=*/1);
+      __builtin_prefetch(slot + sizeof(Slot) - 1, /*rw=*/1);
       picks_.push_back(chosen);
       rate_limiter_->Sample(&mu_);
       ++samples_;
       ++taken;
     }
     for (const Selection& pick : picks_) {
-      __builtin_prefetch(slots_[pick.slot].data);
+      Slot& slot = slots_[pick.slot];
+      ++slot.times_sampled;
+      __builtin_prefetch(slot.data);
+      __builtin_prefetch(slot.data + 64);
     }
-    for (const Selection& pick : picks_) BuildSampledItem(pick, out->Add());
+    for (const Selection& pick : picks_) Emit(pick, sink);
   }
   return absl::OkStatus();
 }

@@ -38,6 +38,7 @@
 #include "replay/block_pool.h"
 #include "replay/rate_limiter.h"
 #include "replay/record_file.h"
+#include "replay/sample_encoder.h"
 #include "replay/selectors/item_selector.h"
 
 namespace shoal {
@@ -65,6 +66,14 @@ struct TableOptions {
 
 // The table options a TableConfig describes.
 TableOptions TableOptionsFromConfig(const TableConfig& config, int shard_index);
+
+// Progress of one InsertBatch call.
+struct InsertBatchResult {
+  // Items handled from the front of the batch: stored or dropped as replays.
+  int processed = 0;
+  // Of those, the items stored.
+  int stored = 0;
+};
 
 // Outcome of one UpdatePriorities call.
 struct PriorityUpdateResult {
@@ -98,6 +107,17 @@ class Table {
                               uint64_t sequence, absl::Time deadline)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Insert for each of `items` in order, item i as `first_sequence + i`,
+  // taking mu_ once while the rate limiter allows (REQUIRES: each item is
+  // Validate()d for this table). Waits as Insert does when the limiter
+  // blocks; a `deadline` in the past makes it return at once instead. On
+  // DEADLINE_EXCEEDED / CANCELLED, `result` says how far it got, so the
+  // caller can go on from there. O(items * payload).
+  absl::Status InsertBatch(absl::Span<const v1::Item* const> items,
+                           uint64_t writer_id, uint64_t first_sequence,
+                           absl::Time deadline, InsertBatchResult* result)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Samples up to `n` items into `out` (appended): waits until the rate
   // limiter allows one sample, then takes as many of the n as it allows
   // without waiting again, repeating until n or `deadline`. Returns OK with
@@ -105,6 +125,11 @@ class Table {
   // O(n * (select + payload)).
   absl::Status Sample(int n, absl::Time deadline,
                       google::protobuf::RepeatedPtrField<v1::SampledItem>* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Sample, but appends the items as SampleResponse wire bytes (see
+  // SampleEncoder) instead of messages: no per-item allocation.
+  absl::Status SampleEncoded(int n, absl::Time deadline, EncodedSamples* out)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sets priorities by key; keys of items no longer here are reported, not
@@ -158,6 +183,12 @@ class Table {
   };
   static VariableHeader VariableHeaderOf(const Slot& slot);
 
+  // Where Sample puts the items it picks: exactly one of the two is set.
+  struct SampleSink {
+    google::protobuf::RepeatedPtrField<v1::SampledItem>* messages = nullptr;
+    EncodedSamples* encoded = nullptr;
+  };
+
   explicit Table(TableOptions options, int64_t fixed_item_bytes,
                  std::unique_ptr<ItemSelector> sampler,
                  std::unique_ptr<ItemSelector> remover,
@@ -175,6 +206,20 @@ class Table {
   void EvictOne() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BuildSampledItem(const Selection& chosen, v1::SampledItem* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EncodeSampledItem(const Selection& chosen, EncodedSamples* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Emit(const Selection& chosen, const SampleSink& sink)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SampleInto(int n, absl::Time deadline, const SampleSink& sink)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stores `item` in a free slot as `sequence` of `writer_id`, evicting to
+  // make room. REQUIRES: the rate limiter allows one insert.
+  void InsertLocked(const v1::Item& item, int64_t bytes, uint64_t writer_id,
+                    uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The Validate checks; names fields only when `named` (the slow path that
+  // runs once a check failed, to say where).
+  absl::Status ValidateItem(const v1::Item& item, absl::string_view field,
+                            bool named) const;
   void DeleteSlot(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t ItemBytes(const v1::Item& item) const;
 
@@ -184,6 +229,8 @@ class Table {
   // -1 when items differ or are empty (then each block is malloc'ed and
   // stores its size first).
   const int64_t fixed_item_bytes_;
+  // Writes sampled items in this table's layout.
+  const SampleEncoder encoder_;
 
   mutable absl::Mutex mu_;
   std::unique_ptr<ItemSelector> sampler_ ABSL_GUARDED_BY(mu_);
