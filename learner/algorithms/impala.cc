@@ -85,7 +85,16 @@ absl::StatusOr<UpdateResult> ImpalaAlgorithm::UpdateOrThrow(
   SHOAL_ASSIGN_OR_RETURN(torch::Tensor weights,
                          GetImportanceWeights(batch, b, device_));
   SHOAL_RETURN_IF_ERROR(CheckActionRange(action, shape_.num_actions));
-  weights = weights.unsqueeze(1);  // [B, 1], broadcast over time.
+  // `mask` (optional) is 1 on real steps and 0 on the padding after an
+  // episode that ended inside the unroll (actor/unroll_builder.h).
+  torch::Tensor mask = torch::ones({b, steps}, reward.options());
+  if (batch.columns.contains("mask")) {
+    SHOAL_ASSIGN_OR_RETURN(
+        mask, GetColumn(batch, "mask", torch::kFloat32, {b, steps}, device_));
+  }
+  // Loss terms are averaged over real steps only.
+  weights = weights.unsqueeze(1) * mask;  // [B, T]
+  const torch::Tensor real_steps = mask.sum().clamp_min(1.0);
 
   auto [all_logits, value_out] = net_->forward(obs);
   torch::Tensor values = ValueFromOutput(value_out, value_head_);  // [B, T+1]
@@ -93,13 +102,15 @@ absl::StatusOr<UpdateResult> ImpalaAlgorithm::UpdateOrThrow(
       torch::log_softmax(all_logits.narrow(1, 0, steps), -1);  // [B, T, A]
   torch::Tensor action_log_prob =
       log_probs.gather(2, action.unsqueeze(2)).squeeze(2);  // [B, T]
-  torch::Tensor log_rhos = action_log_prob.detach() - behaviour_log_prob;
+  // rho = c = 0 on padding: vs = V there, and nothing flows back from it.
+  torch::Tensor log_rhos = (action_log_prob.detach() - behaviour_log_prob)
+                               .masked_fill(mask == 0, -1e30);
   VTraceReturns vtrace = VTrace(
       log_rhos, discount, reward, values.narrow(1, 0, steps),
       values.select(1, steps), config_.impala.rho_bar, config_.impala.c_bar);
 
   torch::Tensor pg_loss =
-      -(weights * action_log_prob * vtrace.pg_advantages).mean();
+      -(weights * action_log_prob * vtrace.pg_advantages).sum() / real_steps;
   torch::Tensor baseline_item;
   if (value_head_.distributional()) {
     torch::Tensor logits = value_out.narrow(1, 0, steps);
@@ -110,21 +121,23 @@ absl::StatusOr<UpdateResult> ImpalaAlgorithm::UpdateOrThrow(
   } else {
     baseline_item = 0.5 * (vtrace.vs - values.narrow(1, 0, steps)).square();
   }
-  torch::Tensor baseline_loss = (weights * baseline_item).mean();
+  torch::Tensor baseline_loss = (weights * baseline_item).sum() / real_steps;
   torch::Tensor entropy =
-      (weights * -(log_probs.exp() * log_probs).sum(-1)).mean();
+      (weights * -(log_probs.exp() * log_probs).sum(-1)).sum() / real_steps;
   torch::Tensor loss = pg_loss + config_.impala.baseline_cost * baseline_loss -
                        config_.impala.entropy_cost * entropy;
 
-  SHOAL_ASSIGN_OR_RETURN(UpdateResult result,
-                         GatherScalars("impala", step_,
-                                       {{"loss", loss},
-                                        {"pg_loss", pg_loss},
-                                        {"baseline_loss", baseline_loss},
-                                        {"entropy", entropy},
-                                        {"value_mean", values.mean()},
-                                        {"vs_mean", vtrace.vs.mean()},
-                                        {"rho_mean", log_rhos.exp().mean()}}));
+  SHOAL_ASSIGN_OR_RETURN(
+      UpdateResult result,
+      GatherScalars(
+          "impala", step_,
+          {{"loss", loss},
+           {"pg_loss", pg_loss},
+           {"baseline_loss", baseline_loss},
+           {"entropy", entropy},
+           {"value_mean", values.mean()},
+           {"vs_mean", vtrace.vs.mean()},
+           {"rho_mean", (log_rhos.exp() * mask).sum() / real_steps}}));
   optim_->zero_grad();
   loss.backward();
   ClipGradients(net_->parameters(), config_.optimizer.max_grad_norm);

@@ -68,6 +68,40 @@ TEST(ImpalaTest, OnPolicyLossMatchesDiscountedReturns) {
   EXPECT_NEAR(result->scalars["rho_mean"], 1.0, 1e-6);
 }
 
+// An unroll cut by an episode end and padded (mask 0, the final observation
+// repeated, zero reward and discount) must train exactly like the shorter
+// unroll of its real steps: padding contributes nothing.
+TEST(ImpalaTest, MaskedPaddingTrainsLikeTheShorterUnroll) {
+  ExperimentConfig config = MakeSmallConfig(AlgorithmKind::kImpala);
+  const int64_t b = 2, t = 3, real = 2;
+  Batch padded = MakeUnrollBatch(DiscreteShape(4, 3), b, t, /*seed=*/9);
+  Batch shorter;
+  for (const auto& [name, column] : padded.columns) {
+    const int64_t keep = name == "observation" ? real + 1 : real;
+    shorter.columns[name] = column.narrow(1, 0, keep).clone();
+  }
+  torch::Tensor obs = padded.columns["observation"];
+  obs.narrow(1, real + 1, t - real).copy_(obs.narrow(1, real, 1));
+  padded.columns["reward"].narrow(1, real, t - real).zero_();
+  padded.columns["discount"].narrow(1, real, t - real).zero_();
+  torch::Tensor mask = torch::ones({b, t});
+  mask.narrow(1, real, t - real).zero_();
+  padded.columns["mask"] = mask;
+
+  torch::manual_seed(3);
+  std::unique_ptr<ImpalaAlgorithm> a = MakeImpala(config);
+  torch::manual_seed(3);
+  std::unique_ptr<ImpalaAlgorithm> c = MakeImpala(config);
+  absl::StatusOr<UpdateResult> with_padding = a->Update(padded);
+  absl::StatusOr<UpdateResult> without = c->Update(shorter);
+  ASSERT_TRUE(with_padding.ok()) << with_padding.status();
+  ASSERT_TRUE(without.ok()) << without.status();
+  for (const char* name : {"loss", "pg_loss", "baseline_loss", "entropy"}) {
+    EXPECT_NEAR(with_padding->scalars[name], without->scalars[name], 1e-5)
+        << name;
+  }
+}
+
 TEST(ImpalaTest, HlGaussBaselineTrains) {
   ExperimentConfig config = MakeSmallConfig(AlgorithmKind::kImpala);
   config.algorithm.value_loss.kind = ValueLossKind::kHlGauss;
