@@ -498,15 +498,25 @@ absl::Status Table::SampleInto(int n, absl::Time deadline,
     // then their payloads, then build: the random reads of a large table
     // overlap instead of waiting on each other.
     picks_.clear();
-    while (taken < n && rate_limiter_->CanSample(&mu_)) {
-      const Selection chosen = sampler_->Select(rng_);
-      const char* slot = reinterpret_cast<const char*>(&slots_[chosen.slot]);
+    if (rate_limiter_->CanSample(&mu_, n - taken)) {
+      // The limiter allows the rest at once: pick them as one batch.
+      picks_.resize(n - taken);
+      sampler_->SelectBatch(rng_, absl::MakeSpan(picks_));
+      rate_limiter_->Sample(&mu_, n - taken);
+      samples_ += n - taken;
+      taken = n;
+    } else {
+      while (taken < n && rate_limiter_->CanSample(&mu_)) {
+        picks_.push_back(sampler_->Select(rng_));
+        rate_limiter_->Sample(&mu_);
+        ++samples_;
+        ++taken;
+      }
+    }
+    for (const Selection& pick : picks_) {
+      const char* slot = reinterpret_cast<const char*>(&slots_[pick.slot]);
       __builtin_prefetch(slot, /*rw=*/1);
       __builtin_prefetch(slot + sizeof(Slot) - 1, /*rw=*/1);
-      picks_.push_back(chosen);
-      rate_limiter_->Sample(&mu_);
-      ++samples_;
-      ++taken;
     }
     for (const Selection& pick : picks_) {
       Slot& slot = slots_[pick.slot];

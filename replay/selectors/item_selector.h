@@ -24,6 +24,7 @@
 #include "absl/random/bit_gen_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 #include "common/config.h"
 
@@ -56,6 +57,14 @@ class ItemSelector {
   // probability 1.
   // REQUIRES: size() > 0.
   virtual Selection Select(absl::BitGenRef rng) = 0;
+
+  // Picks `out.size()` slots independently (with replacement), as that many
+  // Select calls would. Selectors whose picks chase pointers override it to
+  // overlap the memory reads of the whole batch.
+  // REQUIRES: size() > 0.
+  virtual void SelectBatch(absl::BitGenRef rng, absl::Span<Selection> out) {
+    for (Selection& selection : out) selection = Select(rng);
+  }
 
   // Removes every slot. O(n) or better.
   virtual void Clear() = 0;

@@ -106,6 +106,55 @@ Selection PrioritizedSelector::Select(absl::BitGenRef rng) {
   return Selection{slots_[position], tree[node] / total};
 }
 
+void PrioritizedSelector::SelectBatch(absl::BitGenRef rng,
+                                      absl::Span<Selection> out) {
+  assert(size_ > 0);
+  const double* tree = tree_.get();
+  const double total = tree[1];
+  if (!(total > 0.0)) {
+    ItemSelector::SelectBatch(rng, out);
+    return;
+  }
+  constexpr size_t kChunk = 64;
+  size_t nodes[kChunk];
+  double targets[kChunk];
+  for (size_t begin = 0; begin < out.size(); begin += kChunk) {
+    const size_t n = std::min(kChunk, out.size() - begin);
+    for (size_t i = 0; i < n; ++i) {
+      nodes[i] = 1;
+      targets[i] = absl::Uniform<double>(rng, 0.0, total);
+    }
+    // Leaves sit at one or two depths; a pick that reached a leaf waits.
+    bool descending = true;
+    while (descending) {
+      descending = false;
+      for (size_t i = 0; i < n; ++i) {
+        if (nodes[i] < capacity_) __builtin_prefetch(&tree[2 * nodes[i]]);
+      }
+      for (size_t i = 0; i < n; ++i) {
+        size_t node = nodes[i];
+        if (node >= capacity_) continue;
+        // The same step and invariant as Select.
+        const double left = tree[2 * node];
+        if (targets[i] < left) {
+          node = 2 * node;
+        } else {
+          node = 2 * node + 1;
+          targets[i] =
+              std::min(targets[i] - left, std::nextafter(tree[node], 0.0));
+        }
+        nodes[i] = node;
+        descending |= node < capacity_;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t position = static_cast<uint32_t>(nodes[i] - capacity_);
+      assert(position < size_);
+      out[begin + i] = Selection{slots_[position], tree[nodes[i]] / total};
+    }
+  }
+}
+
 void PrioritizedSelector::Clear() {
   for (uint32_t position = 0; position < size_; ++position) {
     SetLeaf(position, 0.0);

@@ -150,6 +150,29 @@ TEST(PrioritizedSelectorTest, DrawsFollowPrioritiesAfterInserts) {
   ExpectPrioritized(selector, priorities, kExponent, kCapacity);
 }
 
+// SelectBatch draws its targets in the same order as repeated Select calls,
+// so with the same seed it must pick exactly the same slots with the same
+// probabilities: over batch sizes around the 64-pick chunk and a capacity
+// whose leaves sit at two depths.
+TEST(PrioritizedSelectorTest, SelectBatchPicksExactlyWhatSelectWould) {
+  constexpr uint32_t kCapacity = 100;
+  PrioritizedSelector selector(kCapacity, /*exponent=*/0.6);
+  for (uint32_t slot = 0; slot < kCapacity; ++slot) {
+    selector.Insert(slot, (slot % 7) * 1.5);  // some zero priorities too
+  }
+  for (size_t n : {1, 63, 64, 65, 300}) {
+    std::mt19937_64 one_rng(/*seed=*/99);
+    std::mt19937_64 batch_rng(/*seed=*/99);
+    std::vector<Selection> batch(n);
+    selector.SelectBatch(batch_rng, absl::MakeSpan(batch));
+    for (size_t i = 0; i < n; ++i) {
+      const Selection one = selector.Select(one_rng);
+      EXPECT_EQ(batch[i].slot, one.slot) << n << " " << i;
+      EXPECT_EQ(batch[i].probability, one.probability) << n << " " << i;
+    }
+  }
+}
+
 TEST(PrioritizedSelectorTest, DrawsFollowPrioritiesAfterUpdates) {
   constexpr uint32_t kCapacity = 100;
   constexpr double kExponent = 0.6;

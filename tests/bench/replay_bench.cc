@@ -133,13 +133,18 @@ class BareReplayService final : public v1::ReplayService::CallbackService {
 
 // ---------------------------------------------------------------------------
 
+// One JSON line; `limit` and `ratio` only where there is a limit (> 0).
 void Print(const std::string& bench, double value, const std::string& unit,
            double limit) {
-  std::printf(
-      "{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"limit\": "
-      "%.6g, \"ratio\": %.3f}\n",
-      bench.c_str(), value, unit.c_str(), limit,
-      limit > 0 ? value / limit : 0.0);
+  if (limit > 0) {
+    std::printf(
+        "{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", "
+        "\"limit\": %.6g, \"ratio\": %.3f}\n",
+        bench.c_str(), value, unit.c_str(), limit, value / limit);
+  } else {
+    std::printf("{\"bench\": \"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n",
+                bench.c_str(), value, unit.c_str());
+  }
   std::fflush(stdout);
 }
 
