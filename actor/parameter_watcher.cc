@@ -1,0 +1,272 @@
+#include "actor/parameter_watcher.h"
+
+#include <algorithm>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+
+#include "common/grpc_status.h"
+
+namespace shoal {
+namespace {
+
+// A stream that lived this long, or delivered any chunk, counts as healthy:
+// the next reconnect starts from the initial backoff delay.
+constexpr absl::Duration kHealthyCall = absl::Seconds(1);
+
+}  // namespace
+
+// One WatchParameters stream. Keeps one read in flight and reassembles
+// chunks as they come (reactions run one at a time, so the reassembly state
+// needs no lock). On a malformed sequence it cancels itself. Deletes itself
+// in OnDone.
+class ParameterWatcher::WatchCall final
+    : public grpc::ClientReadReactor<v1::ParametersChunk> {
+ public:
+  WatchCall(ParameterWatcher* watcher, int64_t have_version)
+      : watcher_(watcher),
+        max_bytes_(watcher->options_.max_parameters_bytes),
+        have_version_(have_version),
+        started_(absl::Now()) {}
+
+  void Begin(v1::LearnerService::Stub* stub) {
+    request_.set_have_version(have_version_);
+    stub->async()->WatchParameters(&context_, &request_, this);
+    StartRead(&chunk_);
+    StartCall();
+  }
+
+  grpc::ClientContext* context() { return &context_; }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended; OnDone follows
+    got_data_ = true;
+    if (absl::Status s = Add(); !s.ok()) {
+      watcher_->OnMalformed(s);
+      context_.TryCancel();
+      return;
+    }
+    StartRead(&chunk_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    watcher_->OnCallDone(this, status,
+                         got_data_ || absl::Now() - started_ >= kHealthyCall);
+    delete this;
+  }
+
+ private:
+  // Adds chunk_ to the version being reassembled; hands a complete one to
+  // the watcher.
+  absl::Status Add() {
+    const v1::ParametersChunk& c = chunk_;
+    if (next_index_ == 0) {  // a new version starts
+      if (c.chunk_index() != 0) {
+        return absl::DataLossError(absl::StrCat(
+            "version ", c.version(), " starts at chunk ", c.chunk_index()));
+      }
+      if (c.version() <= have_version_) {
+        return absl::DataLossError(absl::StrCat(
+            "version ", c.version(), " is not above ", have_version_));
+      }
+      if (c.num_chunks() < 1 || c.total_bytes() < 0 ||
+          c.total_bytes() > max_bytes_) {
+        return absl::DataLossError(absl::StrCat(
+            "version ", c.version(), ": num_chunks ", c.num_chunks(),
+            ", total_bytes ", c.total_bytes(), " (limit ", max_bytes_, ")"));
+      }
+      version_ = c.version();
+      num_chunks_ = c.num_chunks();
+      total_bytes_ = c.total_bytes();
+      bytes_.clear();
+      bytes_.reserve(total_bytes_);
+    } else if (c.version() != version_ || c.chunk_index() != next_index_ ||
+               c.num_chunks() != num_chunks_ ||
+               c.total_bytes() != total_bytes_) {
+      return absl::DataLossError(absl::StrCat(
+          "expected chunk ", next_index_, "/", num_chunks_, " of version ",
+          version_, " (", total_bytes_, " bytes), got chunk ", c.chunk_index(),
+          "/", c.num_chunks(), " of version ", c.version(), " (",
+          c.total_bytes(), " bytes)"));
+    }
+    if (static_cast<int64_t>(bytes_.size() + c.data().size()) > total_bytes_) {
+      return absl::DataLossError(absl::StrCat(
+          "version ", version_, ": chunks exceed total_bytes ", total_bytes_));
+    }
+    bytes_ += c.data();
+    if (++next_index_ < num_chunks_) return absl::OkStatus();
+    if (static_cast<int64_t>(bytes_.size()) != total_bytes_) {
+      return absl::DataLossError(
+          absl::StrCat("version ", version_, ": ", bytes_.size(),
+                       " bytes, expected ", total_bytes_));
+    }
+    next_index_ = 0;
+    have_version_ = version_;
+    watcher_->OnVersion(version_, std::move(bytes_));
+    bytes_ = std::string();
+    return absl::OkStatus();
+  }
+
+  // Constant after construction.
+  ParameterWatcher* const watcher_;
+  const int64_t max_bytes_;
+
+  // Reactions only (one at a time).
+  grpc::ClientContext context_;
+  v1::WatchParametersRequest request_;
+  v1::ParametersChunk chunk_;
+  int64_t have_version_;
+  const absl::Time started_;
+  bool got_data_ = false;
+  int64_t version_ = 0;
+  int32_t next_index_ = 0;
+  int32_t num_chunks_ = 0;
+  int64_t total_bytes_ = 0;
+  std::string bytes_;
+};
+
+absl::StatusOr<std::unique_ptr<ParameterWatcher>> ParameterWatcher::Create(
+    ParameterWatcherOptions options, Callback callback) {
+  if (options.have_version < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("have_version must be >= 0, got ", options.have_version));
+  }
+  if (options.max_parameters_bytes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_parameters_bytes must be >= 1, got ",
+                     options.max_parameters_bytes));
+  }
+  if (callback == nullptr) {
+    return absl::InvalidArgumentError("callback must be set");
+  }
+  if (absl::Status valid = Backoff::Validate(options.backoff); !valid.ok()) {
+    return valid;
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeChannel(options.channel);
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<ParameterWatcher> watcher(new ParameterWatcher(
+      std::move(options), std::move(callback), *std::move(channel)));
+  watcher->thread_ = std::thread([w = watcher.get()] { w->Loop(); });
+  return watcher;
+}
+
+ParameterWatcher::ParameterWatcher(ParameterWatcherOptions options,
+                                   Callback callback,
+                                   std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)),
+      callback_(std::move(callback)),
+      channel_(std::move(channel)),
+      stub_(v1::LearnerService::NewStub(channel_)),
+      backoff_(options_.backoff, std::random_device()()),
+      have_version_(options_.have_version) {
+  stats_.latest_version = options_.have_version;
+}
+
+ParameterWatcher::~ParameterWatcher() { Stop(); }
+
+void ParameterWatcher::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (call_ != nullptr) call_->context()->TryCancel();
+    wake_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t ParameterWatcher::latest_version() const {
+  absl::MutexLock lock(&mu_);
+  return stats_.latest_version;
+}
+
+ParameterWatcherStats ParameterWatcher::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void ParameterWatcher::OnVersion(int64_t version, std::string bytes) {
+  absl::MutexLock lock(&mu_);
+  if (pending_version_ != 0) ++stats_.versions_skipped;
+  pending_version_ = version;
+  pending_bytes_ = std::move(bytes);
+  have_version_ = std::max(have_version_, version);
+  wake_.SignalAll();
+}
+
+void ParameterWatcher::OnMalformed(const absl::Status& why) {
+  spdlog::warn("parameter watcher: dropping a malformed stream from {}: {}",
+               options_.channel.target, std::string(why.message()));
+  absl::MutexLock lock(&mu_);
+  ++stats_.malformed;
+  stats_.last_error = std::string(why.message());
+}
+
+void ParameterWatcher::OnCallDone(WatchCall* call, const grpc::Status& status,
+                                  bool healthy) {
+  absl::MutexLock lock(&mu_);
+  if (call_ == call) call_ = nullptr;
+  if (!stopping_) {
+    if (healthy) backoff_.Reset();
+    next_attempt_ = absl::Now() + backoff_.NextDelay();
+    if (!status.ok()) {
+      stats_.last_error = FromGrpcStatus(status).ToString();
+    }
+  }
+  wake_.SignalAll();
+}
+
+void ParameterWatcher::StartCallLocked() {
+  call_ = new WatchCall(this, have_version_);
+  if (streams_opened_++ > 0) ++stats_.reconnects;
+  call_->Begin(stub_.get());
+}
+
+void ParameterWatcher::Loop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_ || call_ != nullptr) {
+    if (!stopping_ && pending_version_ != 0) {
+      const int64_t version = pending_version_;
+      std::string bytes = std::move(pending_bytes_);
+      pending_version_ = 0;
+      pending_bytes_ = std::string();
+      mu_.Unlock();
+      Deliver(version, bytes);
+      mu_.Lock();
+      continue;
+    }
+    if (!stopping_ && call_ == nullptr && absl::Now() >= next_attempt_) {
+      StartCallLocked();
+      continue;
+    }
+    const absl::Time wake_at =
+        !stopping_ && call_ == nullptr ? next_attempt_ : absl::InfiniteFuture();
+    wake_.WaitWithDeadline(&mu_, wake_at);
+  }
+}
+
+void ParameterWatcher::Deliver(int64_t version, const std::string& bytes) {
+  auto parameters = std::make_shared<v1::Parameters>();
+  if (!parameters->ParseFromString(bytes) || parameters->version() != version) {
+    const std::string why =
+        absl::StrCat("version ", version, ": ", bytes.size(),
+                     " bytes that are not a Parameters of that version");
+    spdlog::warn("parameter watcher: dropping {} from {}", why,
+                 options_.channel.target);
+    absl::MutexLock lock(&mu_);
+    ++stats_.malformed;
+    stats_.last_error = why;
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.versions_received;
+    stats_.latest_version = version;
+  }
+  callback_(std::move(parameters));
+}
+
+}  // namespace shoal
