@@ -1,13 +1,29 @@
 // shoal-actor: steps a vector of environments with the latest policy and
-// streams experience to replay. This build validates its flags and
-// experiment config; acting arrives with the actor issue.
+// streams experience to replay (ActorLoop). Weights come from the learner
+// (ParameterWatcher), finished episodes go back to it (EpisodeReporter);
+// a learner that is away is retried in the background while the actor acts
+// with its initial policy. SIGTERM: stop stepping, flush replay (bounded),
+// exit 0.
+#include <atomic>
+#include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 
+#include "actor/actor_loop.h"
+#include "actor/episode_reporter.h"
+#include "actor/parameter_watcher.h"
+#include "common/grpc_channel.h"
+#include "common/logging.h"
+#include "common/metrics.h"
 #include "common/process.h"
 #include "common/status_macros.h"
+#include "replay/client/replay_writer.h"
 
 ABSL_FLAG(std::string, config, "", "Experiment config (YAML); required.");
 ABSL_FLAG(std::string, set, "", "Config overrides, 'key=value;key=value'.");
@@ -21,13 +37,34 @@ ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; -1 = off.");
 ABSL_FLAG(int64_t, max_env_steps, 0, "Env steps to run; 0 = until stopped.");
 ABSL_FLAG(int64_t, seed, -1, "Base seed; -1 = the config's seed.");
 ABSL_FLAG(bool, eval, false, "Act greedily and only report episodes.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 namespace shoal {
 namespace {
 
 constexpr char kProgram[] = "shoal-actor";
+// How long SIGTERM waits for replay to acknowledge what was sent.
+constexpr absl::Duration kFlushTimeout = absl::Seconds(5);
+// Time for the stepping thread to notice Stop before the writer is closed
+// under it (it may be blocked on a full buffer).
+constexpr absl::Duration kStopGrace = absl::Seconds(1);
+
+ChannelOptions ClientChannel(const ExperimentConfig& config,
+                             const std::string& target) {
+  ChannelOptions channel;
+  channel.target = target;
+  channel.tls.ca_file = config.security.tls_ca;
+  if (!config.security.tls_ca.empty()) {
+    channel.tls.cert_file = config.security.tls_cert;
+    channel.tls.key_file = config.security.tls_key;
+  }
+  channel.token_file = config.security.token_file;
+  channel.max_receive_message_bytes = config.replay.max_message_bytes;
+  return channel;
+}
 
 absl::Status Run() {
+  SHOAL_RETURN_IF_ERROR(InitLogging(kProgram, absl::GetFlag(FLAGS_log_level)));
   ConfigOverrides extra;
   if (!absl::GetFlag(FLAGS_replay).empty()) {
     extra.emplace_back("replay.addresses", absl::GetFlag(FLAGS_replay));
@@ -56,14 +93,126 @@ absl::Status Run() {
         absl::StrCat("--actor_index: must be in [0, ", config.actor.num_actors,
                      ") (actor.num_actors), got ", index));
   }
-  return absl::UnimplementedError(
-      "the config is valid; acting is not built yet (actor issue)");
+  const bool eval = absl::GetFlag(FLAGS_eval);
+  if (absl::GetFlag(FLAGS_max_env_steps) < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_env_steps: must be >= 0, got ",
+                     absl::GetFlag(FLAGS_max_env_steps)));
+  }
+  if (!eval && config.replay.addresses.empty()) {
+    return absl::InvalidArgumentError(
+        "--replay (replay.addresses): required unless --eval");
+  }
+
+  SHOAL_RETURN_IF_ERROR(ValidateActorConfig(config));
+
+  std::unique_ptr<MetricsServer> metrics;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    // Metrics are for watching, not for acting: without them the actor
+    // still runs (this LibTorch build's civetweb fails to start; see
+    // actor_process_test).
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(
+            absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_metrics_port)));
+    if (started.ok()) {
+      metrics = *std::move(started);
+    } else {
+      spdlog::warn("no /metrics: {}", started.status().ToString());
+    }
+  }
+
+  std::unique_ptr<ReplayWriter> writer;
+  if (!eval) {
+    ReplayWriterOptions options;
+    options.addresses = config.replay.addresses;
+    options.channel = ClientChannel(config, "");
+    options.writer_id = static_cast<uint64_t>(index);
+    options.max_unacked_bytes = config.actor.max_unacked_bytes;
+    options.items_per_insert = static_cast<int>(config.actor.items_per_insert);
+    options.max_message_bytes = config.replay.max_message_bytes;
+    SHOAL_ASSIGN_OR_RETURN(writer, ReplayWriter::Create(std::move(options)));
+  }
+  std::unique_ptr<EpisodeReporter> reporter;
+  if (!config.learner.address.empty()) {
+    EpisodeReporterOptions options;
+    options.channel = ClientChannel(config, config.learner.address);
+    SHOAL_ASSIGN_OR_RETURN(reporter, EpisodeReporter::Create(options));
+  }
+
+  ActorLoopOptions loop_options;
+  loop_options.actor_index = index;
+  loop_options.num_actors = static_cast<int>(config.actor.num_actors);
+  loop_options.eval = eval;
+  loop_options.max_env_steps = absl::GetFlag(FLAGS_max_env_steps);
+  loop_options.writer = writer.get();
+  loop_options.reporter = reporter.get();
+  loop_options.registry = metrics ? metrics->registry().get() : nullptr;
+  SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<ActorLoop> loop,
+                         ActorLoop::Create(config, loop_options));
+
+  std::unique_ptr<ParameterWatcher> watcher;
+  if (!config.learner.address.empty()) {
+    ParameterWatcherOptions options;
+    options.channel = ClientChannel(config, config.learner.address);
+    PolicyRunner* runner = loop->runner();
+    SHOAL_ASSIGN_OR_RETURN(
+        watcher,
+        ParameterWatcher::Create(
+            options, [runner](std::shared_ptr<const v1::Parameters> params) {
+              runner->OnParameters(std::move(params));
+            }));
+  } else {
+    spdlog::warn("no learner address: acting with the initial policy only");
+  }
+  spdlog::info("actor {} of {}{}: {} envs of {}, replay {}, learner {}", index,
+               config.actor.num_actors, eval ? " (eval)" : "",
+               config.actor.num_envs, std::string(EnumName(config.env.name)),
+               eval ? "-" : config.replay.addresses,
+               config.learner.address.empty() ? "-" : config.learner.address);
+  if (metrics) spdlog::info("metrics on port {}", metrics->port());
+
+  absl::Status loop_status;
+  absl::Notification loop_done;
+  std::thread stepping([&] {
+    loop_status = loop->Run();
+    loop_done.Notify();
+  });
+  while (!loop_done.HasBeenNotified()) {
+    if (WaitForShutdownSignal(absl::Milliseconds(200))) {
+      spdlog::info("shutting down: stop stepping, flush replay");
+      loop->Stop();
+      break;
+    }
+  }
+  if (writer != nullptr &&
+      !loop_done.WaitForNotificationWithTimeout(kStopGrace)) {
+    // Blocked on a full buffer: Close flushes what it can and wakes it.
+    absl::Status closed = writer->Close(absl::Now() + kFlushTimeout);
+    if (!closed.ok()) spdlog::warn("replay flush: {}", closed.ToString());
+  }
+  stepping.join();
+  if (watcher != nullptr) watcher->Stop();
+  if (writer != nullptr) {
+    absl::Status closed = writer->Close(absl::Now() + kFlushTimeout);
+    if (!closed.ok()) spdlog::warn("replay flush: {}", closed.ToString());
+  }
+  if (reporter != nullptr) reporter->Close(absl::Now() + absl::Seconds(2));
+  const ActorLoopStats stats = loop->stats();
+  const ReplayWriterStats written =
+      writer != nullptr ? writer->stats() : ReplayWriterStats();
+  spdlog::info(
+      "stopped: env_steps={} episodes={} items_appended={} items_acked={} "
+      "policy_version={}",
+      stats.env_steps, stats.episodes, written.items_appended,
+      written.items_acked, stats.policy_version);
+  return loop_status;
 }
 
 }  // namespace
 }  // namespace shoal
 
 int main(int argc, char** argv) {
+  shoal::BlockShutdownSignals();
   shoal::ParseFlags(
       argc, argv,
       "One actor: shoal-actor --config FILE --actor_index I --replay ADDRS "

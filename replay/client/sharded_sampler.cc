@@ -55,8 +55,14 @@ class ShardedSampler::SampleCall final
   }
   void OnWriteDone(bool ok) override { sampler_->OnWriteDone(this, ok); }
   void OnDone(const grpc::Status& status) override {
-    sampler_->OnCallDone(this, status);
+    ShardedSampler* const sampler = sampler_;
+    sampler->OnCallDone(this, status);
+    // The context holds a reference to the channel. It must go before the
+    // sampler's destructor may return: were this thread (one of gRPC's
+    // callback threads) to drop the channel's last reference, gRPC would
+    // join this very thread and abort.
     delete this;
+    sampler->OnCallDeleted();
   }
 
  private:
@@ -503,6 +509,11 @@ void ShardedSampler::OnCallDone(SampleCall* call, const grpc::Status& status) {
       MarkDownLocked(i);
     }
   }
+  changed_.SignalAll();
+}
+
+void ShardedSampler::OnCallDeleted() {
+  absl::MutexLock lock(&mu_);
   --live_calls_;
   changed_.SignalAll();
 }

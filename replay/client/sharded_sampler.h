@@ -166,6 +166,8 @@ class ShardedSampler {
   void OnWriteDone(SampleCall* call, bool ok) ABSL_LOCKS_EXCLUDED(mu_);
   void OnCallDone(SampleCall* call, const grpc::Status& status)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // After the call (and its context) is deleted: one fewer live call.
+  void OnCallDeleted() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const ShardedSamplerOptions options_;

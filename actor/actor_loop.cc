@@ -1,0 +1,374 @@
+#include "actor/actor_loop.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "torch/utils.h"
+
+#include "actor/envs/env_factory.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/torch/networks.h"
+
+namespace shoal {
+namespace {
+
+// Writer stats and steps/s are refreshed this often.
+constexpr absl::Duration kMetricsEvery = absl::Seconds(1);
+
+prometheus::Gauge& AddGauge(prometheus::Registry& registry,
+                            const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add(
+      {});
+}
+
+absl::Status CheckTable(const ExperimentConfig& config, const EnvSpec& spec) {
+  const TableConfig* table = config.FindTable(config.actor.table);
+  if (table == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("actor.table: no table named '", config.actor.table, "'"));
+  }
+  return CheckItemSignature(*table, config.algorithm, spec);
+}
+
+}  // namespace
+
+EnvOptions EnvOptionsFromConfig(const EnvConfig& config) {
+  EnvOptions env;
+  env.name = std::string(EnumName(config.name));
+  env.max_episode_steps = static_cast<int>(config.max_episode_steps);
+  env.step_cost_us = config.step_cost_us;
+  env.remote_address = config.remote.address;
+  env.remote_env = config.remote.env;
+  env.remote_timeout_ms = config.remote.timeout_ms;
+  return env;
+}
+
+absl::Status ValidateActorConfig(const ExperimentConfig& config) {
+  SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<Env> env,
+                         MakeEnv(EnvOptionsFromConfig(config.env)));
+  SHOAL_RETURN_IF_ERROR(CheckTable(config, env->spec()));
+  return MakePolicy(config, EnvShapeOf(env->spec())).status();
+}
+
+struct ActorLoop::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : env_steps(prometheus::BuildCounter()
+                      .Name("shoal_actor_env_steps_total")
+                      .Help("Env steps taken (resets not counted).")
+                      .Register(r)
+                      .Add({})),
+        episodes(prometheus::BuildCounter()
+                     .Name("shoal_actor_episodes_total")
+                     .Help("Episodes finished.")
+                     .Register(r)
+                     .Add({})),
+        steps_per_second(AddGauge(r, "shoal_actor_env_steps_per_second",
+                                  "Env steps per second, last second.")),
+        mean_return(AddGauge(r, "shoal_actor_mean_episode_return",
+                             "Mean return of the last reported episodes.")),
+        policy_version(AddGauge(r, "shoal_actor_policy_version",
+                                "Version of the policy acting now.")),
+        items_sent(AddGauge(r, "shoal_actor_items_sent",
+                            "Items appended to the replay writer.")),
+        items_acked(AddGauge(r, "shoal_actor_items_acked",
+                             "Items acknowledged by replay.")),
+        items_rejected(AddGauge(r, "shoal_actor_items_rejected",
+                                "Items refused by replay.")),
+        unacked_items(AddGauge(r, "shoal_actor_unacked_items",
+                               "Items kept for resending.")),
+        unacked_bytes(AddGauge(r, "shoal_actor_unacked_bytes",
+                               "Bytes kept for resending.")),
+        reconnects(AddGauge(r, "shoal_actor_replay_reconnects",
+                            "Replay streams reopened.")),
+        failovers(AddGauge(r, "shoal_actor_replay_failovers",
+                           "Replay shard changes.")),
+        rejected_versions(AddGauge(r, "shoal_actor_rejected_parameter_versions",
+                                   "Parameter versions refused.")) {}
+
+  prometheus::Counter& env_steps;
+  prometheus::Counter& episodes;
+  prometheus::Gauge& steps_per_second;
+  prometheus::Gauge& mean_return;
+  prometheus::Gauge& policy_version;
+  prometheus::Gauge& items_sent;
+  prometheus::Gauge& items_acked;
+  prometheus::Gauge& items_rejected;
+  prometheus::Gauge& unacked_items;
+  prometheus::Gauge& unacked_bytes;
+  prometheus::Gauge& reconnects;
+  prometheus::Gauge& failovers;
+  prometheus::Gauge& rejected_versions;
+  int64_t steps_at_last = 0;
+};
+
+absl::StatusOr<std::unique_ptr<ActorLoop>> ActorLoop::Create(
+    const ExperimentConfig& config, const ActorLoopOptions& options) {
+  if (!options.eval && options.writer == nullptr) {
+    return absl::InvalidArgumentError(
+        "a replay writer is required unless the actor evaluates");
+  }
+  if (options.max_env_steps < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_env_steps must be >= 0, got ", options.max_env_steps));
+  }
+  std::unique_ptr<ActorLoop> loop(new ActorLoop(config, options));
+  const EnvOptions env = EnvOptionsFromConfig(config.env);
+  const int num_envs = static_cast<int>(config.actor.num_envs);
+  const uint64_t base_seed = static_cast<uint64_t>(config.seed) +
+                             static_cast<uint64_t>(options.actor_index) *
+                                 static_cast<uint64_t>(num_envs);
+  SHOAL_ASSIGN_OR_RETURN(loop->venv_,
+                         VectorEnv::Create(env, num_envs, base_seed));
+  const EnvSpec& spec = loop->venv_->spec();
+  SHOAL_RETURN_IF_ERROR(CheckTable(config, spec));
+  if (!options.eval) {
+    ItemBuilderOptions builder_options;
+    builder_options.actor_index = options.actor_index;
+    SHOAL_ASSIGN_OR_RETURN(loop->builder_,
+                           MakeItemBuilder(config, spec, builder_options));
+  }
+  torch::manual_seed(static_cast<uint64_t>(config.seed) +
+                     static_cast<uint64_t>(options.actor_index));
+  const size_t k = static_cast<size_t>(num_envs);
+  const size_t obs = static_cast<size_t>(spec.observation_size());
+  loop->observations_.assign(k * obs, 0.0f);
+  loop->next_observations_.assign(k * obs, 0.0f);
+  if (spec.action_space.discrete()) {
+    loop->discrete_actions_.assign(k, 0);
+  } else {
+    loop->box_actions_.assign(k * spec.action_space.dim(), 0.0f);
+  }
+  loop->log_probs_.assign(k, 0.0f);
+  loop->rewards_.assign(k, 0.0f);
+  loop->terminated_ = std::make_unique<bool[]>(k);
+  loop->truncated_ = std::make_unique<bool[]>(k);
+  loop->is_first_ = std::make_unique<bool[]>(k);
+  loop->episode_return_.assign(k, 0.0);
+  loop->episode_length_.assign(k, 0);
+  loop->items_.reserve(4 * k);
+  loop->episodes_.reserve(static_cast<size_t>(std::max<int64_t>(
+                              config.actor.report_every_episodes, 1)) +
+                          k);
+  PolicyRunnerOptions runner_options;
+  runner_options.actor_index = options.actor_index;
+  runner_options.num_actors = options.num_actors;
+  runner_options.eval = options.eval;
+  runner_options.seed = base_seed;
+  SHOAL_ASSIGN_OR_RETURN(
+      loop->runner_,
+      PolicyRunner::Create(config, spec, runner_options,
+                           absl::MakeConstSpan(loop->observations_)));
+  if (options.registry != nullptr) {
+    loop->metrics_ = std::make_unique<Metrics>(*options.registry);
+  }
+  return loop;
+}
+
+ActorLoop::ActorLoop(const ExperimentConfig& config,
+                     const ActorLoopOptions& options)
+    : config_(config), options_(options) {}
+
+ActorLoop::~ActorLoop() = default;
+
+ActorLoopStats ActorLoop::stats() const {
+  ActorLoopStats stats;
+  stats.env_steps = env_steps_.load();
+  stats.episodes = episodes_done_.load();
+  stats.items_appended = items_appended_.load();
+  stats.policy_version = policy_version_.load();
+  return stats;
+}
+
+absl::Status ActorLoop::Run() {
+  const size_t k = static_cast<size_t>(venv_->num_envs());
+  SHOAL_RETURN_IF_ERROR(venv_->Reset(absl::MakeSpan(observations_)));
+  const VectorStepOutputs outputs = {
+      absl::MakeSpan(next_observations_), absl::MakeSpan(rewards_),
+      absl::MakeSpan(terminated_.get(), k), absl::MakeSpan(truncated_.get(), k),
+      absl::MakeSpan(is_first_.get(), k)};
+  const bool impala = config_.algorithm.name == AlgorithmKind::kImpala;
+  const absl::Time start = absl::Now();
+  last_report_ = last_log_ = last_metrics_ = start;
+  absl::Status status;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    absl::StatusOr<int64_t> version = runner_->Act(
+        absl::MakeSpan(discrete_actions_), absl::MakeSpan(box_actions_),
+        impala ? absl::MakeSpan(log_probs_) : absl::Span<float>());
+    if (!version.ok()) {
+      status = version.status();
+      break;
+    }
+    if (*version != policy_version_.load(std::memory_order_relaxed)) {
+      // Once per new version: the line tests and operators look for.
+      spdlog::info("acting with policy version {}", *version);
+      policy_version_.store(*version);
+      if (metrics_ != nullptr) {
+        metrics_->policy_version.Set(static_cast<double>(*version));
+      }
+    }
+    status = discrete_actions_.empty()
+                 ? venv_->Step(absl::MakeConstSpan(box_actions_), outputs)
+                 : venv_->Step(absl::MakeConstSpan(discrete_actions_), outputs);
+    if (!status.ok()) break;
+    if (builder_ != nullptr) {
+      StepBatch batch;
+      batch.observations = observations_;
+      batch.discrete_actions = discrete_actions_;
+      batch.box_actions = box_actions_;
+      batch.rewards = rewards_;
+      batch.terminated = absl::MakeConstSpan(terminated_.get(), k);
+      batch.truncated = absl::MakeConstSpan(truncated_.get(), k);
+      batch.is_first = absl::MakeConstSpan(is_first_.get(), k);
+      batch.next_observations = next_observations_;
+      if (impala) batch.behaviour_log_probs = log_probs_;
+      batch.policy_version = *version;
+      items_.clear();
+      status = builder_->Add(batch, &items_);
+      if (!status.ok()) break;
+      status = AppendItems();
+      if (!status.ok()) break;
+    }
+    TrackEpisodes(*version);
+    std::memcpy(observations_.data(), next_observations_.data(),
+                observations_.size() * sizeof(float));
+    Tick(absl::Now(), /*force=*/false);
+    if (options_.max_env_steps > 0 &&
+        env_steps_.load(std::memory_order_relaxed) >= options_.max_env_steps) {
+      break;
+    }
+  }
+  SendEpisodes();
+  Tick(absl::Now(), /*force=*/true);
+  return status;
+}
+
+absl::Status ActorLoop::AppendItems() {
+  for (v1::Item& item : items_) {
+    // Blocks while the unacked buffer is full: the backpressure. Close (on
+    // shutdown) wakes it with FAILED_PRECONDITION.
+    absl::Status appended =
+        options_.writer->Append(std::move(item), absl::InfiniteFuture());
+    if (!appended.ok()) {
+      if (stop_.load() && absl::IsFailedPrecondition(appended)) {
+        return absl::OkStatus();
+      }
+      return appended;
+    }
+    items_appended_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return absl::OkStatus();
+}
+
+void ActorLoop::TrackEpisodes(int64_t version) {
+  const int k = venv_->num_envs();
+  int64_t stepped = 0;
+  for (int i = 0; i < k; ++i) {
+    if (is_first_[i]) continue;  // a reset, not a step
+    ++stepped;
+    episode_return_[i] += rewards_[i];
+    ++episode_length_[i];
+  }
+  const int64_t steps =
+      env_steps_.fetch_add(stepped, std::memory_order_relaxed) + stepped;
+  if (metrics_ != nullptr) metrics_->env_steps.Increment(stepped);
+  for (int i = 0; i < k; ++i) {
+    if (is_first_[i] || !(terminated_[i] || truncated_[i])) continue;
+    v1::Episode& episode = episodes_.emplace_back();
+    episode.set_actor_index(options_.actor_index);
+    episode.set_env_id(i);
+    episode.set_episode_return(episode_return_[i]);
+    episode.set_length(episode_length_[i]);
+    episode.set_actor_env_steps(steps);
+    episode.set_policy_version(version);
+    episode.set_eval(options_.eval);
+    episode.set_terminated(terminated_[i]);
+    episode.set_truncated(truncated_[i]);
+    return_sum_since_log_ += episode_return_[i];
+    ++episodes_since_log_;
+    episodes_done_.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_ != nullptr) metrics_->episodes.Increment();
+    episode_return_[i] = 0.0;
+    episode_length_[i] = 0;
+  }
+  if (static_cast<int64_t>(episodes_.size()) >=
+      config_.actor.report_every_episodes) {
+    SendEpisodes();
+  }
+}
+
+void ActorLoop::SendEpisodes() {
+  if (!episodes_.empty() && metrics_ != nullptr) {
+    double sum = 0.0;
+    for (const v1::Episode& e : episodes_) sum += e.episode_return();
+    metrics_->mean_return.Set(sum / static_cast<double>(episodes_.size()));
+  }
+  if (options_.reporter != nullptr) {
+    for (v1::Episode& e : episodes_) options_.reporter->Report(std::move(e));
+  }
+  episodes_.clear();
+  last_report_ = absl::Now();
+}
+
+void ActorLoop::Tick(absl::Time now, bool force) {
+  if (!force && now - last_metrics_ < kMetricsEvery) return;
+  const int64_t steps = env_steps_.load(std::memory_order_relaxed);
+  if (!episodes_.empty() && now - last_report_ >= options_.report_every) {
+    SendEpisodes();
+  }
+  if (metrics_ != nullptr) {
+    const double seconds = absl::ToDoubleSeconds(now - last_metrics_);
+    if (seconds > 0) {
+      metrics_->steps_per_second.Set(
+          static_cast<double>(steps - metrics_->steps_at_last) / seconds);
+    }
+    metrics_->steps_at_last = steps;
+    metrics_->rejected_versions.Set(
+        static_cast<double>(runner_->rejected_parameter_versions()));
+    if (options_.writer != nullptr) {
+      const ReplayWriterStats w = options_.writer->stats();
+      metrics_->items_sent.Set(static_cast<double>(w.items_appended));
+      metrics_->items_acked.Set(static_cast<double>(w.items_acked));
+      metrics_->items_rejected.Set(static_cast<double>(w.items_rejected));
+      metrics_->unacked_items.Set(static_cast<double>(w.unacked_items));
+      metrics_->unacked_bytes.Set(static_cast<double>(w.unacked_bytes));
+      metrics_->reconnects.Set(static_cast<double>(w.reconnects));
+      metrics_->failovers.Set(static_cast<double>(w.failovers));
+    }
+  }
+  last_metrics_ = now;
+  if (force || now - last_log_ >= options_.log_every) {
+    const double seconds = absl::ToDoubleSeconds(now - last_log_);
+    const double rate =
+        seconds > 0 ? static_cast<double>(steps - steps_at_last_log_) / seconds
+                    : 0.0;
+    const double mean_return =
+        episodes_since_log_ > 0
+            ? return_sum_since_log_ / static_cast<double>(episodes_since_log_)
+            : 0.0;
+    std::string writer;
+    if (options_.writer != nullptr) {
+      const ReplayWriterStats w = options_.writer->stats();
+      writer = absl::StrCat(" items_acked=", w.items_acked,
+                            " unacked_bytes=", w.unacked_bytes,
+                            " reconnects=", w.reconnects);
+    }
+    spdlog::info(
+        "env_steps={} steps/s={:.0f} episodes={} mean_return={:.2f} "
+        "policy_version={}{}",
+        steps, rate, episodes_done_.load(), mean_return, policy_version_.load(),
+        writer);
+    last_log_ = now;
+    steps_at_last_log_ = steps;
+    return_sum_since_log_ = 0.0;
+    episodes_since_log_ = 0;
+  }
+}
+
+}  // namespace shoal
