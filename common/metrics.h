@@ -12,19 +12,26 @@
 //   inserts.Increment();
 //
 // Thread-safe: prometheus-cpp registries, families and metrics may be used
-// from any thread. The serving threads stop when the MetricsServer is
-// destroyed; the registry lives on while anyone holds it.
+// from any thread. One serving thread answers scrapes one at a time (each
+// connection gets 1 s to send its request); it stops when the MetricsServer
+// is destroyed. The registry lives on while anyone holds it.
+//
+// The HTTP side is our own small server, not prometheus-cpp's civetweb
+// Exposer: civetweb cannot start its worker threads in a process that has
+// libtorch_cpu 1.13 loaded ("Cannot create first worker thread"), which
+// left /metrics dead in the actor and the learner.
 //
 // prometheus-cpp throws std::invalid_argument for a bad metric or label
 // name (BuildCounter().Name("a b")); use literal, valid names.
 #ifndef SHOAL_COMMON_METRICS_H_
 #define SHOAL_COMMON_METRICS_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
-#include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 
 namespace shoal {
@@ -40,6 +47,7 @@ class MetricsServer {
 
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
+  ~MetricsServer();
 
   // The bound port, e.g. the one picked for port 0.
   int port() const { return port_; }
@@ -49,17 +57,19 @@ class MetricsServer {
   }
 
  private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer,
-                std::shared_ptr<prometheus::Registry> registry, int port)
-      : registry_(std::move(registry)),
-        exposer_(std::move(exposer)),
-        port_(port) {}
+  MetricsServer(int listen_fd, std::shared_ptr<prometheus::Registry> registry,
+                int port);
+  // Accepts and answers connections until stop_.
+  void ServeLoop();
+  // Answers one connection: GET /metrics -> the registry as text.
+  void Answer(int fd);
 
-  // Constant after construction. registry_ is declared first so that it
-  // outlives the exposer's serving threads.
+  // Constant after construction.
+  const int listen_fd_;
   const std::shared_ptr<prometheus::Registry> registry_;
-  const std::unique_ptr<prometheus::Exposer> exposer_;
   const int port_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // started last, joined by the destructor
 };
 
 }  // namespace shoal
