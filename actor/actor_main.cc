@@ -108,17 +108,9 @@ absl::Status Run() {
 
   std::unique_ptr<MetricsServer> metrics;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-    // Metrics are for watching, not for acting: without them the actor
-    // still runs (this LibTorch build's civetweb fails to start; see
-    // actor_process_test).
-    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(
-            absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_metrics_port)));
-    if (started.ok()) {
-      metrics = *std::move(started);
-    } else {
-      spdlog::warn("no /metrics: {}", started.status().ToString());
-    }
+    SHOAL_ASSIGN_OR_RETURN(metrics,
+                           MetricsServer::Start(absl::StrCat(
+                               "0.0.0.0:", absl::GetFlag(FLAGS_metrics_port))));
   }
 
   std::unique_ptr<ReplayWriter> writer;

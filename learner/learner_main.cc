@@ -91,19 +91,12 @@ absl::Status Run() {
     return absl::InvalidArgumentError(
         "no replay shards: set --replay or replay.addresses");
   }
-  // Metrics are auxiliary: a learner that cannot serve them still trains.
-  // (Known: with libtorch_cpu loaded, civetweb's mg_start fails on this
-  // Debian build, even with LD_PRELOAD into shoal-replay.)
   std::unique_ptr<MetricsServer> metrics_server;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+    SHOAL_ASSIGN_OR_RETURN(
+        metrics_server,
         MetricsServer::Start(absl::StrCat(absl::GetFlag(FLAGS_host), ":",
-                                          absl::GetFlag(FLAGS_metrics_port)));
-    if (started.ok()) {
-      metrics_server = *std::move(started);
-    } else {
-      spdlog::warn("no /metrics: {}", started.status().ToString());
-    }
+                                          absl::GetFlag(FLAGS_metrics_port))));
   }
   SHOAL_ASSIGN_OR_RETURN(torch::Device device,
                          PickDevice(config.learner.device));
