@@ -81,6 +81,8 @@ struct ActorLoop::Metrics {
                              "Items acknowledged by replay.")),
         items_rejected(AddGauge(r, "shoal_actor_items_rejected",
                                 "Items refused by replay.")),
+        items_resent(AddGauge(r, "shoal_actor_items_resent",
+                              "Items written again after a reconnect.")),
         unacked_items(AddGauge(r, "shoal_actor_unacked_items",
                                "Items kept for resending.")),
         unacked_bytes(AddGauge(r, "shoal_actor_unacked_bytes",
@@ -100,6 +102,7 @@ struct ActorLoop::Metrics {
   prometheus::Gauge& items_sent;
   prometheus::Gauge& items_acked;
   prometheus::Gauge& items_rejected;
+  prometheus::Gauge& items_resent;
   prometheus::Gauge& unacked_items;
   prometheus::Gauge& unacked_bytes;
   prometheus::Gauge& reconnects;
@@ -336,6 +339,7 @@ void ActorLoop::Tick(absl::Time now, bool force) {
       metrics_->items_sent.Set(static_cast<double>(w.items_appended));
       metrics_->items_acked.Set(static_cast<double>(w.items_acked));
       metrics_->items_rejected.Set(static_cast<double>(w.items_rejected));
+      metrics_->items_resent.Set(static_cast<double>(w.items_resent));
       metrics_->unacked_items.Set(static_cast<double>(w.unacked_items));
       metrics_->unacked_bytes.Set(static_cast<double>(w.unacked_bytes));
       metrics_->reconnects.Set(static_cast<double>(w.reconnects));

@@ -311,6 +311,11 @@ void ReplayWriter::PumpLocked() {
     *request->add_items() = next.item;
     bytes += size;
     sent_through_ = next.sequence;
+    if (next.sequence <= highest_sent_) {
+      ++stats_.items_resent;
+    } else {
+      highest_sent_ = next.sequence;
+    }
     ++index;
   }
   write_in_flight_ = true;

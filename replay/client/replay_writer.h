@@ -80,6 +80,9 @@ struct ReplayWriterStats {
   int64_t items_acked = 0;
   // Refused by the server (InsertError); not resent.
   int64_t items_rejected = 0;
+  // Writes of items already sent on an earlier stream (after a reconnect or
+  // a failover); the server drops the ones it had stored.
+  int64_t items_resent = 0;
   // The last InsertError, "CODE: message"; "" when none.
   std::string last_rejection;
   // Streams opened after the first one, and shard changes.
@@ -169,6 +172,7 @@ class ReplayWriter {
   InsertCall* call_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sent_through_ ABSL_GUARDED_BY(mu_) = 0;  // last sequence written
+  uint64_t highest_sent_ ABSL_GUARDED_BY(mu_) = 0;  // over all streams
   absl::Time call_started_ ABSL_GUARDED_BY(mu_);
   int live_calls_ ABSL_GUARDED_BY(mu_) = 0;  // not yet OnDone
   // Calls that still hold their reactor open (until detached).
