@@ -6,8 +6,6 @@
 //
 // The one line on stdout names the bound address (useful with --port=0).
 // SIGTERM or SIGINT shuts the server down (open calls get 5 s) and exits 0.
-#include <signal.h>
-
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,6 +23,7 @@
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/process.h"
+#include <signal.h>
 
 ABSL_FLAG(std::string, env, "",
           "Built-in env to serve to every session; empty serves whichever "
