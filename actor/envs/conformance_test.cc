@@ -35,10 +35,6 @@
 #include "actor/envs/env_factory.h"
 #include "nlohmann/json.hpp"
 
-#ifndef SHOAL_DEFAULT_SOURCE_DIR
-#define SHOAL_DEFAULT_SOURCE_DIR "."
-#endif
-
 namespace shoal {
 namespace {
 
@@ -86,10 +82,9 @@ struct Episode {
 
 fs::path ReferenceDir() {
   if (const char* dir = std::getenv("SHOAL_REFERENCE_DIR")) return dir;
-  if (const char* src = std::getenv("SHOAL_SOURCE_DIR")) {
-    return fs::path(src) / ".." / "shared" / "reference";
-  }
-  return fs::path(SHOAL_DEFAULT_SOURCE_DIR) / ".." / "shared" / "reference";
+  // tests/test_main.cc sets SHOAL_SOURCE_DIR to the source tree.
+  const char* src = std::getenv("SHOAL_SOURCE_DIR");
+  return fs::path(src != nullptr ? src : ".") / ".." / "shared" / "reference";
 }
 
 std::vector<fs::path> JsonlFiles(const fs::path& dir) {
