@@ -91,6 +91,12 @@ struct ActorLoop::Metrics {
                             "Replay streams reopened.")),
         failovers(AddGauge(r, "shoal_actor_replay_failovers",
                            "Replay shard changes.")),
+        eval_return(AddGauge(r, "shoal_actor_eval_return",
+                             "Eval actors: mean return of the last round")),
+        eval_rounds(AddGauge(r, "shoal_actor_eval_rounds",
+                             "Eval actors: rounds completed")),
+        eval_version(AddGauge(r, "shoal_actor_eval_policy_version",
+                              "Eval actors: policy version of the last round")),
         rejected_versions(AddGauge(r, "shoal_actor_rejected_parameter_versions",
                                    "Parameter versions refused.")) {}
 
@@ -107,6 +113,9 @@ struct ActorLoop::Metrics {
   prometheus::Gauge& unacked_bytes;
   prometheus::Gauge& reconnects;
   prometheus::Gauge& failovers;
+  prometheus::Gauge& eval_return;
+  prometheus::Gauge& eval_rounds;
+  prometheus::Gauge& eval_version;
   prometheus::Gauge& rejected_versions;
   int64_t steps_at_last = 0;
 };
@@ -131,7 +140,9 @@ absl::StatusOr<std::unique_ptr<ActorLoop>> ActorLoop::Create(
                          VectorEnv::Create(env, num_envs, base_seed));
   const EnvSpec& spec = loop->venv_->spec();
   SHOAL_RETURN_IF_ERROR(CheckTable(config, spec));
-  if (!options.eval) {
+  if (options.eval) {
+    loop->eval_round_ = std::make_unique<EvalRound>(num_envs);
+  } else {
     ItemBuilderOptions builder_options;
     builder_options.actor_index = options.actor_index;
     SHOAL_ASSIGN_OR_RETURN(loop->builder_,
@@ -186,6 +197,8 @@ ActorLoopStats ActorLoop::stats() const {
   stats.episodes = episodes_done_.load();
   stats.items_appended = items_appended_.load();
   stats.policy_version = policy_version_.load();
+  stats.eval_rounds = eval_rounds_.load();
+  stats.eval_return = eval_return_.load();
   return stats;
 }
 
@@ -199,6 +212,8 @@ absl::Status ActorLoop::Run() {
   const bool impala = config_.algorithm.name == AlgorithmKind::kImpala;
   const absl::Time start = absl::Now();
   last_report_ = last_log_ = last_metrics_ = start;
+  absl::Time round_start = start;
+  bool round_starting = eval_round_ != nullptr;
   absl::Status status;
   while (!stop_.load(std::memory_order_relaxed)) {
     absl::StatusOr<int64_t> version = runner_->Act(
@@ -209,12 +224,22 @@ absl::Status ActorLoop::Run() {
       break;
     }
     if (*version != policy_version_.load(std::memory_order_relaxed)) {
-      // Once per new version: the line tests and operators look for.
-      spdlog::info("acting with policy version {}", *version);
+      // Once per new version (debug), at info for the first and then at
+      // most every log_every: the line tests and operators look for.
+      const absl::Time now = absl::Now();
+      const bool loud = policy_version_.load() == 0 ||
+                        now - last_version_log_ >= options_.log_every;
+      if (loud) last_version_log_ = now;
+      spdlog::log(loud ? spdlog::level::info : spdlog::level::debug,
+                  "acting with policy version {}", *version);
       policy_version_.store(*version);
       if (metrics_ != nullptr) {
         metrics_->policy_version.Set(static_cast<double>(*version));
       }
+    }
+    if (round_starting) {
+      eval_round_->Start(*version);
+      round_starting = false;
     }
     status = discrete_actions_.empty()
                  ? venv_->Step(absl::MakeConstSpan(box_actions_), outputs)
@@ -241,6 +266,12 @@ absl::Status ActorLoop::Run() {
     TrackEpisodes(*version);
     std::memcpy(observations_.data(), next_observations_.data(),
                 observations_.size() * sizeof(float));
+    if (eval_round_ != nullptr && eval_round_->complete()) {
+      status = FinishEvalRound(round_start);
+      if (!status.ok()) break;
+      round_start = absl::Now();
+      round_starting = true;
+    }
     Tick(absl::Now(), /*force=*/false);
     if (options_.max_env_steps > 0 &&
         env_steps_.load(std::memory_order_relaxed) >= options_.max_env_steps) {
@@ -283,6 +314,11 @@ void ActorLoop::TrackEpisodes(int64_t version) {
   if (metrics_ != nullptr) metrics_->env_steps.Increment(stepped);
   for (int i = 0; i < k; ++i) {
     if (is_first_[i] || !(terminated_[i] || truncated_[i])) continue;
+    if (eval_round_ != nullptr && !eval_round_->Record(i, episode_return_[i])) {
+      episode_return_[i] = 0.0;  // after this env's counted episode
+      episode_length_[i] = 0;
+      continue;
+    }
     v1::Episode& episode = episodes_.emplace_back();
     episode.set_actor_index(options_.actor_index);
     episode.set_env_id(i);
@@ -317,6 +353,31 @@ void ActorLoop::SendEpisodes() {
   }
   episodes_.clear();
   last_report_ = absl::Now();
+}
+
+absl::Status ActorLoop::FinishEvalRound(absl::Time round_start) {
+  const double mean = eval_round_->mean_return();
+  const int64_t round = eval_rounds_.fetch_add(1) + 1;
+  eval_return_.store(mean);
+  // The line operators and tests look for.
+  spdlog::info(
+      "eval round {}: mean_return {:.2f} over {} episodes, policy "
+      "version {}",
+      round, mean, eval_round_->episodes(), eval_round_->version());
+  if (metrics_ != nullptr) {
+    metrics_->eval_return.Set(mean);
+    metrics_->eval_rounds.Set(static_cast<double>(round));
+    metrics_->eval_version.Set(static_cast<double>(eval_round_->version()));
+  }
+  SendEpisodes();
+  const absl::Time next = round_start + options_.eval_every;
+  while (!stop_.load(std::memory_order_relaxed) && absl::Now() < next) {
+    Tick(absl::Now(), /*force=*/false);
+    absl::SleepFor(std::min(next - absl::Now(), absl::Milliseconds(100)));
+  }
+  std::fill(episode_return_.begin(), episode_return_.end(), 0.0);
+  std::fill(episode_length_.begin(), episode_length_.end(), 0);
+  return venv_->Reset(absl::MakeSpan(observations_));
 }
 
 void ActorLoop::Tick(absl::Time now, bool force) {

@@ -7,7 +7,11 @@
 //
 // Backpressure: Append blocks while the writer's unacked buffer is full, and
 // with it the stepping. Eval loops (options.eval) act greedily, build and
-// insert no items and only report episodes.
+// insert no items and run evaluation rounds (EvalRound): all envs reset,
+// the first episode of each counts, the round's mean return is logged
+// ("eval round R: mean_return M over K episodes, policy version V"), set on
+// /metrics and its episodes reported; the next round starts eval_every
+// after this one started.
 //
 // Finished episodes (return, length, actor_env_steps, policy version, eval,
 // terminated / truncated) are handed to the EpisodeReporter in groups of
@@ -39,6 +43,7 @@
 
 #include "actor/envs/vector_env.h"
 #include "actor/episode_reporter.h"
+#include "actor/eval_round.h"
 #include "actor/item_builder.h"
 #include "actor/policy_runner.h"
 #include "common/config.h"
@@ -50,8 +55,11 @@ struct ActorLoopOptions {
   int actor_index = 0;
   // Actors in the run (the epsilon ladder); >= 1.
   int num_actors = 1;
-  // Greedy actions; no items.
+  // Greedy actions; no items; evaluation rounds.
   bool eval = false;
+  // Eval loops: a round starts this long after the previous one started
+  // (at once when that one took longer).
+  absl::Duration eval_every = absl::ZeroDuration();
   // Env steps to run (summed over envs, resets not counted); 0 = until Stop.
   int64_t max_env_steps = 0;
   // Where items go; required unless eval. Not owned.
@@ -71,6 +79,9 @@ struct ActorLoopStats {
   int64_t episodes = 0;
   int64_t items_appended = 0;
   int64_t policy_version = 0;
+  // Eval loops: rounds completed and the last one's mean return.
+  int64_t eval_rounds = 0;
+  double eval_return = 0.0;
 };
 
 // The env options config.env describes.
@@ -116,6 +127,9 @@ class ActorLoop {
   // Updates episode sums after a step and queues finished episodes.
   void TrackEpisodes(int64_t version);
   void SendEpisodes();
+  // Eval loops, after a round completed: reports it, waits for the next
+  // round's start (or Stop) and resets every env.
+  absl::Status FinishEvalRound(absl::Time round_start);
   // Metrics and the log line; cheap unless a period has passed.
   void Tick(absl::Time now, bool force);
 
@@ -125,7 +139,8 @@ class ActorLoop {
 
   // Run's thread only (after Create).
   std::unique_ptr<VectorEnv> venv_;
-  std::unique_ptr<ItemBuilder> builder_;  // nullptr for eval.
+  std::unique_ptr<ItemBuilder> builder_;   // nullptr for eval.
+  std::unique_ptr<EvalRound> eval_round_;  // eval only.
   std::unique_ptr<PolicyRunner> runner_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<float> observations_;       // what the policy reads
@@ -142,6 +157,7 @@ class ActorLoop {
   absl::Time last_report_;
   absl::Time last_log_;
   absl::Time last_metrics_;
+  absl::Time last_version_log_ = absl::InfinitePast();
   int64_t steps_at_last_log_ = 0;
   double return_sum_since_log_ = 0.0;
   int64_t episodes_since_log_ = 0;
@@ -151,6 +167,8 @@ class ActorLoop {
   std::atomic<int64_t> episodes_done_{0};
   std::atomic<int64_t> items_appended_{0};
   std::atomic<int64_t> policy_version_{0};
+  std::atomic<int64_t> eval_rounds_{0};
+  std::atomic<double> eval_return_{0.0};
 };
 
 }  // namespace shoal

@@ -79,6 +79,24 @@ TEST(ActorLoopTest, EvalLoopNeedsNoWriterAndCountsEpisodes) {
   EXPECT_EQ((*loop)->stats().items_appended, 0);
 }
 
+TEST(ActorLoopTest, EvalLoopRunsRoundsOfOneEpisodePerEnv) {
+  ActorLoopOptions options;
+  options.eval = true;
+  options.max_env_steps = 5000;
+  ExperimentConfig config = MakeConfig();
+  const int64_t k = config.actor.num_envs;
+  auto loop = ActorLoop::Create(config, options);
+  ASSERT_TRUE(loop.ok()) << loop.status();
+  ASSERT_TRUE((*loop)->Run().ok());
+  const ActorLoopStats stats = (*loop)->stats();
+  ASSERT_GE(stats.eval_rounds, 1);
+  // Complete rounds count k episodes each; the last round may be partial.
+  EXPECT_GE(stats.episodes, stats.eval_rounds * k);
+  EXPECT_LT(stats.episodes, (stats.eval_rounds + 1) * k);
+  // Cartpole pays 1 per step and lasts at least 8 steps.
+  EXPECT_GE(stats.eval_return, 8.0);
+}
+
 TEST(ActorLoopTest, TableSignatureThatDoesNotFitTheEnvIsRefused) {
   ExperimentConfig config = MakeConfig();
   config.tables[0].signature[0].shape = {3};

@@ -5,6 +5,7 @@
 // with its initial policy. SIGTERM: stop stepping, flush replay (bounded),
 // exit 0.
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,11 +33,14 @@ ABSL_FLAG(int, num_actors, 0, "Actors in the run; 0 = actor.num_actors.");
 ABSL_FLAG(std::string, replay, "",
           "Replay shards: 'host:port,host:port' or one DNS name.");
 ABSL_FLAG(std::string, learner, "", "LearnerService address.");
-ABSL_FLAG(int, num_envs, 0, "Environments; 0 = actor.num_envs.");
+ABSL_FLAG(int, num_envs, 0,
+          "Environments; 0 = actor.num_envs (eval.episodes with --eval).");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; -1 = off.");
 ABSL_FLAG(int64_t, max_env_steps, 0, "Env steps to run; 0 = until stopped.");
 ABSL_FLAG(int64_t, seed, -1, "Base seed; -1 = the config's seed.");
-ABSL_FLAG(bool, eval, false, "Act greedily and only report episodes.");
+ABSL_FLAG(bool, eval, false,
+          "Evaluate: act greedily in rounds of eval.episodes envs (one "
+          "episode each) every eval.every_s; no items.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 namespace shoal {
@@ -104,6 +108,9 @@ absl::Status Run() {
         "--replay (replay.addresses): required unless --eval");
   }
 
+  if (eval && absl::GetFlag(FLAGS_num_envs) == 0 && config.eval.episodes > 0) {
+    config.actor.num_envs = config.eval.episodes;  // one round = one batch
+  }
   SHOAL_RETURN_IF_ERROR(ValidateActorConfig(config));
 
   std::unique_ptr<MetricsServer> metrics;
@@ -135,6 +142,7 @@ absl::Status Run() {
   loop_options.actor_index = index;
   loop_options.num_actors = static_cast<int>(config.actor.num_actors);
   loop_options.eval = eval;
+  loop_options.eval_every = absl::Seconds(config.eval.every_s);
   loop_options.max_env_steps = absl::GetFlag(FLAGS_max_env_steps);
   loop_options.writer = writer.get();
   loop_options.reporter = reporter.get();
@@ -161,7 +169,10 @@ absl::Status Run() {
                config.actor.num_envs, std::string(EnumName(config.env.name)),
                eval ? "-" : config.replay.addresses,
                config.learner.address.empty() ? "-" : config.learner.address);
-  if (metrics) spdlog::info("metrics on port {}", metrics->port());
+  if (metrics) {
+    std::printf("%s metrics on port %d\n", kProgram, metrics->port());
+    std::fflush(stdout);
+  }
 
   absl::Status loop_status;
   absl::Notification loop_done;

@@ -106,7 +106,7 @@ PolicyRunner::PolicyRunner(const ExperimentConfig& config,
                        : 0.0},
       input_(std::move(input)),
       policy_(std::move(initial)),
-      uniform_(config.actor.initial_policy == InitialPolicy::kUniform),
+      initial_(config.actor.initial_policy),
       rng_(options.seed) {}
 
 absl::StatusOr<int64_t> PolicyRunner::Act(absl::Span<int64_t> discrete_actions,
@@ -131,11 +131,13 @@ absl::StatusOr<int64_t> PolicyRunner::Act(absl::Span<int64_t> discrete_actions,
       policy_version_ = next_version_;
       next_.reset();
     }
-    uniform_ = false;
+    initial_ = InitialPolicy::kRandomWeights;
     // `old` is freed here, outside the lock.
   }
-  if (uniform_) {
+  if (initial_ == InitialPolicy::kUniform) {
     ActUniform(discrete_actions, box_actions, log_probs);
+  } else if (initial_ == InitialPolicy::kZero) {
+    ActZero(discrete_actions, box_actions, log_probs);
   } else {
     c10::InferenceMode inference;
     absl::StatusOr<ActOutput> out = policy_->Act(input_, act_options_);
@@ -154,6 +156,14 @@ absl::StatusOr<int64_t> PolicyRunner::Act(absl::Span<int64_t> discrete_actions,
   }
   acting_version_.store(policy_version_, std::memory_order_relaxed);
   return policy_version_;
+}
+
+void PolicyRunner::ActZero(absl::Span<int64_t> discrete_actions,
+                           absl::Span<float> box_actions,
+                           absl::Span<float> log_probs) {
+  std::fill(discrete_actions.begin(), discrete_actions.end(), 0);
+  std::fill(box_actions.begin(), box_actions.end(), 0.0f);
+  std::fill(log_probs.begin(), log_probs.end(), 0.0f);
 }
 
 void PolicyRunner::ActUniform(absl::Span<int64_t> discrete_actions,

@@ -118,6 +118,9 @@ class PolicyRunner {
                torch::Tensor input, std::shared_ptr<ActorPolicy> initial);
 
   // Uniform random actions (the `uniform` initial policy).
+  // Every action 0 (discrete action 0 or a zero box), log-prob 0.
+  void ActZero(absl::Span<int64_t> discrete_actions,
+               absl::Span<float> box_actions, absl::Span<float> log_probs);
   void ActUniform(absl::Span<int64_t> discrete_actions,
                   absl::Span<float> box_actions, absl::Span<float> log_probs);
 
@@ -132,7 +135,9 @@ class PolicyRunner {
   // Acting thread only.
   std::shared_ptr<ActorPolicy> policy_;
   int64_t policy_version_ = 0;
-  bool uniform_;  // acting with the uniform initial policy.
+  // The initial policy until the first weights; kRandomWeights = the
+  // network (also after the first weights).
+  InitialPolicy initial_;
   std::mt19937_64 rng_;
 
   // Newest loaded version; Act swaps when it differs from policy_version_.

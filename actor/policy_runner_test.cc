@@ -171,6 +171,20 @@ TEST(PolicyRunnerTest, UniformInitialPolicyDrawsEveryActionUntilWeightsArrive) {
   EXPECT_THAT(actions, Each(1));
 }
 
+TEST(PolicyRunnerTest, ZeroInitialPolicyActsZeroUntilWeightsArrive) {
+  const EnvSpec spec = SpecOf("pendulum");
+  std::vector<float> obs = MakeObservations(spec);
+  ExperimentConfig config = MakeConfig(AlgorithmKind::kSac, EnvKind::kPendulum);
+  config.actor.initial_policy = InitialPolicy::kZero;
+  auto runner = PolicyRunner::Create(config, spec, PolicyRunnerOptions(), obs);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::vector<float> actions(kNumEnvs, 7.0f);
+  for (int step = 0; step < 3; ++step) {
+    ASSERT_EQ((*runner)->Act({}, absl::MakeSpan(actions), {}).value(), 0);
+    EXPECT_THAT(actions, Each(0.0f));
+  }
+}
+
 // Wrong names, shapes, counts and stale versions are refused, counted, and
 // leave the acting weights alone; a good version is used from the next Act.
 TEST(PolicyRunnerTest, BadParametersAreRefusedAndAGoodVersionSwapsIn) {

@@ -97,6 +97,7 @@ absl::Span<const EnumEntry<InitialPolicy>> EnumTable<InitialPolicy>() {
   static constexpr EnumEntry<InitialPolicy> kTable[] = {
       {"random_weights", InitialPolicy::kRandomWeights},
       {"uniform", InitialPolicy::kUniform},
+      {"zero", InitialPolicy::kZero},
   };
   return kTable;
 }

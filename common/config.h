@@ -59,7 +59,10 @@ enum class SelectorKind {
 // "custom" (min_diff/max_diff given directly).
 enum class RateLimiterKind { kMinSize, kSampleToInsertRatio, kQueue, kCustom };
 // "random_weights" (untrained network), "uniform" (uniform random actions).
-enum class InitialPolicy { kRandomWeights, kUniform };
+// What actors do until the first weights arrive. kZero (every action 0)
+// is a baseline, e.g. the uncontrolled KS system for an eval actor run
+// without a learner.
+enum class InitialPolicy { kRandomWeights, kUniform, kZero };
 enum class DeviceKind { kAuto, kCpu, kCuda };  // "auto", "cpu", "cuda".
 
 // The YAML spelling of each enum value, e.g. "mountain_car_continuous".

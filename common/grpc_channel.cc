@@ -122,8 +122,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
               keepalive.permit_without_calls ? 1 : 0);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
               Milliseconds(options.min_reconnect_backoff));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-              Milliseconds(options.min_reconnect_backoff));
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also takes it as the time
+  // one connection attempt may take, so a short value fails any handshake
+  // slower than that (a loaded machine, TLS) at once with UNAVAILABLE. Its
+  // default (20 s) bounds an attempt; call deadlines bound the calls.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               Milliseconds(options.max_reconnect_backoff));
   // Without this, gRPC stops pinging after two pings with no data.

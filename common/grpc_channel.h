@@ -57,7 +57,8 @@ struct ChannelOptions {
   // Largest inbound message; 1 byte to 2 GiB - 1.
   int64_t max_receive_message_bytes = 4 << 20;
   ChannelKeepaliveOptions keepalive;
-  // gRPC's own reconnect backoff after a lost connection. Short, because
+  // gRPC's own reconnect backoff after a lost connection (the first delay,
+  // then growing to max). Short, because
   // shoal's clients back off themselves (common/backoff.h) and a restarted
   // server should be picked up promptly. > 0, min <= max.
   absl::Duration min_reconnect_backoff = absl::Milliseconds(100);

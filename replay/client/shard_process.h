@@ -31,7 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-#include <sys/types.h>
+#include "common/child_process.h"
 
 namespace shoal {
 
@@ -69,8 +69,8 @@ class ShardProcess {
   // "127.0.0.1:<port>".
   std::string address() const;
   // The child's pid; -1 while stopped.
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return child_ != nullptr ? child_->pid() : -1; }
+  bool running() const { return child_ != nullptr && child_->running(); }
   const std::string& log_file() const { return options_.log_file; }
 
   // SIGKILL and reap. OK when not running.
@@ -86,15 +86,12 @@ class ShardProcess {
  private:
   explicit ShardProcess(ShardProcessOptions options)
       : options_(std::move(options)) {}
-  absl::Status Spawn();
-  std::string LogTail() const;
+  // Waits for the listening line of the child just (re)started.
+  absl::Status AwaitListening();
 
   ShardProcessOptions options_;  // port and log_file filled in by Start
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> child_;
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bind 0, close).
-absl::StatusOr<int> PickFreePort();
 
 }  // namespace shoal
 

@@ -252,7 +252,7 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   const pid_t actor =
       Spawn({Binary(), "--config", config_file, "--replay", (*shard)->address(),
              "--learner", absl::StrCat("127.0.0.1:", learner_port),
-             "--actor_index", "0"},
+             "--actor_index", "0", "--log_level=debug"},
             log);
   ASSERT_GT(actor, 0);
 

@@ -8,8 +8,9 @@ can step a non-C++ simulator through shoal's remote Env:
     -> listening on 127.0.0.1:40513
 
 The Python stubs are generated at start-up with `python3 -m grpc_tools.protoc`
-from proto/ into a temporary directory. The one line on stdout names the
-bound address; SIGTERM or SIGINT stops the server and exits 0.
+from proto/ into a temporary directory (shoal_stubs.py). The one line on
+stdout names the bound address; SIGTERM or SIGINT stops the server and
+exits 0.
 
 point_mass: observation float32 [x, v]; action float32 [1], the force,
 clipped to [-1, 1]. Each step (in float64): v += 0.1 * a; x += 0.1 * v;
@@ -22,31 +23,17 @@ import argparse
 import math
 import os
 import random
-import shutil
 import signal
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 from concurrent import futures
+
+import shoal_stubs
 
 MAX_EPISODE_STEPS = 50
 DT = 0.1
 X_LIMIT = 2.0
-
-
-def load_stubs(proto_dir, out_dir):
-    """Generates and imports shoal/v1 env_pb2, env_pb2_grpc, tensor_pb2."""
-    protos = [os.path.join(proto_dir, "shoal", "v1", name)
-              for name in ("tensor.proto", "env.proto")]
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I" + proto_dir,
-         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir] + protos,
-        check=True)
-    sys.path.insert(0, out_dir)
-    from shoal.v1 import env_pb2, env_pb2_grpc, tensor_pb2  # noqa: E402
-    return env_pb2, env_pb2_grpc, tensor_pb2
 
 
 class PointMass:
@@ -175,29 +162,25 @@ def main():
               "python3-grpc-tools" % (e, sys.executable), file=sys.stderr)
         return 1
 
-    stub_dir = tempfile.mkdtemp(prefix="shoal_env_stubs_")
-    try:
-        env_pb2, env_pb2_grpc, tensor_pb2 = load_stubs(
-            os.path.abspath(args.proto_dir), stub_dir)
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        env_pb2_grpc.add_EnvServiceServicer_to_server(
-            make_servicer(grpc, env_pb2, env_pb2_grpc, tensor_pb2), server)
-        port = server.add_insecure_port("%s:%d" % (args.address, args.port))
-        if port == 0:
-            print("cannot bind %s:%d" % (args.address, args.port),
-                  file=sys.stderr)
-            return 1
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        server.start()
-        print("listening on %s:%d" % (args.address, port), flush=True)
-        while not stop.wait(0.5):
-            pass
-        server.stop(grace=1).wait()
-        return 0
-    finally:
-        shutil.rmtree(stub_dir, ignore_errors=True)
+    stubs = shoal_stubs.load("env", proto_dir=args.proto_dir)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    stubs.env_pb2_grpc.add_EnvServiceServicer_to_server(
+        make_servicer(grpc, stubs.env_pb2, stubs.env_pb2_grpc,
+                      stubs.tensor_pb2), server)
+    port = server.add_insecure_port("%s:%d" % (args.address, args.port))
+    if port == 0:
+        print("cannot bind %s:%d" % (args.address, args.port),
+              file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start()
+    print("listening on %s:%d" % (args.address, port), flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.stop(grace=1).wait()
+    return 0
 
 
 if __name__ == "__main__":
