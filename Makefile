@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test sanitize demo bench clean
 
 all: build
 
@@ -20,6 +20,12 @@ build: configure
 # The whole suite through ctest.
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+# The sanitizer builds and the fuzzers (scripts/check_sanitizers.sh, in
+# $(BUILD_DIR)-sanitize): ASan+UBSan unit tests of common/ and replay/,
+# every fuzzer for 30 s, ThreadSanitizer concurrency tests.
+sanitize: deps
+	@JOBS=$(JOBS) bash scripts/check_sanitizers.sh $(BUILD_DIR)-sanitize
 
 # The main job (see README "Running").
 demo: build

@@ -203,84 +203,92 @@ ActorLoopStats ActorLoop::stats() const {
 }
 
 absl::Status ActorLoop::Run() {
-  const size_t k = static_cast<size_t>(venv_->num_envs());
+  SHOAL_RETURN_IF_ERROR(Begin());
+  absl::Status status;
+  while (status.ok() && !stop_.load(std::memory_order_relaxed) && !done()) {
+    status = Step();
+  }
+  End();
+  return status;
+}
+
+bool ActorLoop::done() const {
+  return options_.max_env_steps > 0 &&
+         env_steps_.load(std::memory_order_relaxed) >= options_.max_env_steps;
+}
+
+absl::Status ActorLoop::Begin() {
   SHOAL_RETURN_IF_ERROR(venv_->Reset(absl::MakeSpan(observations_)));
+  last_report_ = last_log_ = last_metrics_ = round_start_ = absl::Now();
+  round_starting_ = eval_round_ != nullptr;
+  return absl::OkStatus();
+}
+
+absl::Status ActorLoop::Step() {
+  const size_t k = static_cast<size_t>(venv_->num_envs());
+  const bool impala = config_.algorithm.name == AlgorithmKind::kImpala;
+  SHOAL_ASSIGN_OR_RETURN(
+      const int64_t version,
+      runner_->Act(absl::MakeSpan(discrete_actions_),
+                   absl::MakeSpan(box_actions_),
+                   impala ? absl::MakeSpan(log_probs_) : absl::Span<float>()));
+  if (version != policy_version_.load(std::memory_order_relaxed)) {
+    // Once per new version (debug), at info for the first and then at
+    // most every log_every: the line tests and operators look for.
+    const absl::Time now = absl::Now();
+    const bool loud = policy_version_.load() == 0 ||
+                      now - last_version_log_ >= options_.log_every;
+    if (loud) last_version_log_ = now;
+    spdlog::log(loud ? spdlog::level::info : spdlog::level::debug,
+                "acting with policy version {}", version);
+    policy_version_.store(version);
+    if (metrics_ != nullptr) {
+      metrics_->policy_version.Set(static_cast<double>(version));
+    }
+  }
+  if (round_starting_) {
+    eval_round_->Start(version);
+    round_starting_ = false;
+  }
   const VectorStepOutputs outputs = {
       absl::MakeSpan(next_observations_), absl::MakeSpan(rewards_),
       absl::MakeSpan(terminated_.get(), k), absl::MakeSpan(truncated_.get(), k),
       absl::MakeSpan(is_first_.get(), k)};
-  const bool impala = config_.algorithm.name == AlgorithmKind::kImpala;
-  const absl::Time start = absl::Now();
-  last_report_ = last_log_ = last_metrics_ = start;
-  absl::Time round_start = start;
-  bool round_starting = eval_round_ != nullptr;
-  absl::Status status;
-  while (!stop_.load(std::memory_order_relaxed)) {
-    absl::StatusOr<int64_t> version = runner_->Act(
-        absl::MakeSpan(discrete_actions_), absl::MakeSpan(box_actions_),
-        impala ? absl::MakeSpan(log_probs_) : absl::Span<float>());
-    if (!version.ok()) {
-      status = version.status();
-      break;
-    }
-    if (*version != policy_version_.load(std::memory_order_relaxed)) {
-      // Once per new version (debug), at info for the first and then at
-      // most every log_every: the line tests and operators look for.
-      const absl::Time now = absl::Now();
-      const bool loud = policy_version_.load() == 0 ||
-                        now - last_version_log_ >= options_.log_every;
-      if (loud) last_version_log_ = now;
-      spdlog::log(loud ? spdlog::level::info : spdlog::level::debug,
-                  "acting with policy version {}", *version);
-      policy_version_.store(*version);
-      if (metrics_ != nullptr) {
-        metrics_->policy_version.Set(static_cast<double>(*version));
-      }
-    }
-    if (round_starting) {
-      eval_round_->Start(*version);
-      round_starting = false;
-    }
-    status = discrete_actions_.empty()
-                 ? venv_->Step(absl::MakeConstSpan(box_actions_), outputs)
-                 : venv_->Step(absl::MakeConstSpan(discrete_actions_), outputs);
-    if (!status.ok()) break;
-    if (builder_ != nullptr) {
-      StepBatch batch;
-      batch.observations = observations_;
-      batch.discrete_actions = discrete_actions_;
-      batch.box_actions = box_actions_;
-      batch.rewards = rewards_;
-      batch.terminated = absl::MakeConstSpan(terminated_.get(), k);
-      batch.truncated = absl::MakeConstSpan(truncated_.get(), k);
-      batch.is_first = absl::MakeConstSpan(is_first_.get(), k);
-      batch.next_observations = next_observations_;
-      if (impala) batch.behaviour_log_probs = log_probs_;
-      batch.policy_version = *version;
-      items_.clear();
-      status = builder_->Add(batch, &items_);
-      if (!status.ok()) break;
-      status = AppendItems();
-      if (!status.ok()) break;
-    }
-    TrackEpisodes(*version);
-    std::memcpy(observations_.data(), next_observations_.data(),
-                observations_.size() * sizeof(float));
-    if (eval_round_ != nullptr && eval_round_->complete()) {
-      status = FinishEvalRound(round_start);
-      if (!status.ok()) break;
-      round_start = absl::Now();
-      round_starting = true;
-    }
-    Tick(absl::Now(), /*force=*/false);
-    if (options_.max_env_steps > 0 &&
-        env_steps_.load(std::memory_order_relaxed) >= options_.max_env_steps) {
-      break;
-    }
+  SHOAL_RETURN_IF_ERROR(
+      discrete_actions_.empty()
+          ? venv_->Step(absl::MakeConstSpan(box_actions_), outputs)
+          : venv_->Step(absl::MakeConstSpan(discrete_actions_), outputs));
+  if (builder_ != nullptr) {
+    StepBatch batch;
+    batch.observations = observations_;
+    batch.discrete_actions = discrete_actions_;
+    batch.box_actions = box_actions_;
+    batch.rewards = rewards_;
+    batch.terminated = absl::MakeConstSpan(terminated_.get(), k);
+    batch.truncated = absl::MakeConstSpan(truncated_.get(), k);
+    batch.is_first = absl::MakeConstSpan(is_first_.get(), k);
+    batch.next_observations = next_observations_;
+    if (impala) batch.behaviour_log_probs = log_probs_;
+    batch.policy_version = version;
+    items_.clear();
+    SHOAL_RETURN_IF_ERROR(builder_->Add(batch, &items_));
+    SHOAL_RETURN_IF_ERROR(AppendItems());
   }
+  TrackEpisodes(version);
+  std::memcpy(observations_.data(), next_observations_.data(),
+              observations_.size() * sizeof(float));
+  if (eval_round_ != nullptr && eval_round_->complete()) {
+    SHOAL_RETURN_IF_ERROR(FinishEvalRound(round_start_));
+    round_start_ = absl::Now();
+    round_starting_ = true;
+  }
+  Tick(absl::Now(), /*force=*/false);
+  return absl::OkStatus();
+}
+
+void ActorLoop::End() {
   SendEpisodes();
   Tick(absl::Now(), /*force=*/true);
-  return status;
 }
 
 absl::Status ActorLoop::AppendItems() {

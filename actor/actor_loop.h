@@ -111,6 +111,18 @@ class ActorLoop {
   // being closed after Stop). Reports the episodes still waiting on the way
   // out. Call once.
   absl::Status Run();
+  // Run in pieces, for a caller that interleaves acting with other work
+  // (the synchronous baseline, sync/): Begin once (resets every env), Step
+  // for each batched env step, End once (reports the waiting episodes).
+  // Run() is exactly that until max_env_steps, Stop or an error.
+  absl::Status Begin();
+  absl::Status Step();
+  void End();
+  // Items the last Step built (0 for eval loops).
+  int64_t items_last_step() const {
+    return static_cast<int64_t>(items_.size());
+  }
+
   // Makes Run return after the current step. Thread-safe.
   void Stop() { stop_.store(true); }
 
@@ -122,6 +134,8 @@ class ActorLoop {
   struct Metrics;
 
   ActorLoop(const ExperimentConfig& config, const ActorLoopOptions& options);
+  // max_env_steps reached.
+  bool done() const;
   // Appends every built item; OK-and-stopping when the writer was closed.
   absl::Status AppendItems();
   // Updates episode sums after a step and queues finished episodes.
@@ -158,6 +172,8 @@ class ActorLoop {
   absl::Time last_log_;
   absl::Time last_metrics_;
   absl::Time last_version_log_ = absl::InfinitePast();
+  absl::Time round_start_;  // eval: when the current round began
+  bool round_starting_ = false;
   int64_t steps_at_last_log_ = 0;
   double return_sum_since_log_ = 0.0;
   int64_t episodes_since_log_ = 0;

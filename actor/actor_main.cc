@@ -17,14 +17,11 @@
 #include "absl/time/clock.h"
 
 #include "actor/actor_loop.h"
-#include "actor/episode_reporter.h"
-#include "actor/parameter_watcher.h"
-#include "common/grpc_channel.h"
+#include "actor/actor_runtime.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/process.h"
 #include "common/status_macros.h"
-#include "replay/client/replay_writer.h"
 
 ABSL_FLAG(std::string, config, "", "Experiment config (YAML); required.");
 ABSL_FLAG(std::string, set, "", "Config overrides, 'key=value;key=value'.");
@@ -52,20 +49,6 @@ constexpr absl::Duration kFlushTimeout = absl::Seconds(5);
 // Time for the stepping thread to notice Stop before the writer is closed
 // under it (it may be blocked on a full buffer).
 constexpr absl::Duration kStopGrace = absl::Seconds(1);
-
-ChannelOptions ClientChannel(const ExperimentConfig& config,
-                             const std::string& target) {
-  ChannelOptions channel;
-  channel.target = target;
-  channel.tls.ca_file = config.security.tls_ca;
-  if (!config.security.tls_ca.empty()) {
-    channel.tls.cert_file = config.security.tls_cert;
-    channel.tls.key_file = config.security.tls_key;
-  }
-  channel.token_file = config.security.token_file;
-  channel.max_receive_message_bytes = config.replay.max_message_bytes;
-  return channel;
-}
 
 absl::Status Run() {
   SHOAL_RETURN_IF_ERROR(InitLogging(kProgram, absl::GetFlag(FLAGS_log_level)));
@@ -120,50 +103,16 @@ absl::Status Run() {
                                "0.0.0.0:", absl::GetFlag(FLAGS_metrics_port))));
   }
 
-  std::unique_ptr<ReplayWriter> writer;
-  if (!eval) {
-    ReplayWriterOptions options;
-    options.addresses = config.replay.addresses;
-    options.channel = ClientChannel(config, "");
-    options.writer_id = static_cast<uint64_t>(index);
-    options.max_unacked_bytes = config.actor.max_unacked_bytes;
-    options.items_per_insert = static_cast<int>(config.actor.items_per_insert);
-    options.max_message_bytes = config.replay.max_message_bytes;
-    SHOAL_ASSIGN_OR_RETURN(writer, ReplayWriter::Create(std::move(options)));
-  }
-  std::unique_ptr<EpisodeReporter> reporter;
-  if (!config.learner.address.empty()) {
-    EpisodeReporterOptions options;
-    options.channel = ClientChannel(config, config.learner.address);
-    SHOAL_ASSIGN_OR_RETURN(reporter, EpisodeReporter::Create(options));
-  }
-
   ActorLoopOptions loop_options;
   loop_options.actor_index = index;
   loop_options.num_actors = static_cast<int>(config.actor.num_actors);
   loop_options.eval = eval;
   loop_options.eval_every = absl::Seconds(config.eval.every_s);
   loop_options.max_env_steps = absl::GetFlag(FLAGS_max_env_steps);
-  loop_options.writer = writer.get();
-  loop_options.reporter = reporter.get();
   loop_options.registry = metrics ? metrics->registry().get() : nullptr;
-  SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<ActorLoop> loop,
-                         ActorLoop::Create(config, loop_options));
-
-  std::unique_ptr<ParameterWatcher> watcher;
-  if (!config.learner.address.empty()) {
-    ParameterWatcherOptions options;
-    options.channel = ClientChannel(config, config.learner.address);
-    PolicyRunner* runner = loop->runner();
-    SHOAL_ASSIGN_OR_RETURN(
-        watcher,
-        ParameterWatcher::Create(
-            options, [runner](std::shared_ptr<const v1::Parameters> params) {
-              runner->OnParameters(std::move(params));
-            }));
-  } else {
-    spdlog::warn("no learner address: acting with the initial policy only");
-  }
+  SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<ActorRuntime> actor,
+                         ActorRuntime::Start(config, loop_options));
+  ActorLoop* loop = actor->loop();
   spdlog::info("actor {} of {}{}: {} envs of {}, replay {}, learner {}", index,
                config.actor.num_actors, eval ? " (eval)" : "",
                config.actor.num_envs, std::string(EnumName(config.env.name)),
@@ -187,27 +136,12 @@ absl::Status Run() {
       break;
     }
   }
-  if (writer != nullptr &&
-      !loop_done.WaitForNotificationWithTimeout(kStopGrace)) {
+  if (!eval && !loop_done.WaitForNotificationWithTimeout(kStopGrace)) {
     // Blocked on a full buffer: Close flushes what it can and wakes it.
-    absl::Status closed = writer->Close(absl::Now() + kFlushTimeout);
-    if (!closed.ok()) spdlog::warn("replay flush: {}", closed.ToString());
+    actor->CloseWriter(kFlushTimeout);
   }
   stepping.join();
-  if (watcher != nullptr) watcher->Stop();
-  if (writer != nullptr) {
-    absl::Status closed = writer->Close(absl::Now() + kFlushTimeout);
-    if (!closed.ok()) spdlog::warn("replay flush: {}", closed.ToString());
-  }
-  if (reporter != nullptr) reporter->Close(absl::Now() + absl::Seconds(2));
-  const ActorLoopStats stats = loop->stats();
-  const ReplayWriterStats written =
-      writer != nullptr ? writer->stats() : ReplayWriterStats();
-  spdlog::info(
-      "stopped: env_steps={} episodes={} items_appended={} items_acked={} "
-      "policy_version={}",
-      stats.env_steps, stats.episodes, written.items_appended,
-      written.items_acked, stats.policy_version);
+  actor->Finish(kFlushTimeout);
   return loop_status;
 }
 

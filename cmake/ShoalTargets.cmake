@@ -9,26 +9,54 @@ endif()
 # Bit-exact numerics (environments match Gymnasium's double arithmetic).
 add_compile_options(-ffp-contract=off)
 
+# Fuzzing (tests/fuzz): libFuzzer needs clang and runs under ASan+UBSan, so
+# SHOAL_FUZZ=ON implies SHOAL_SANITIZE=address. All project code gets
+# libFuzzer's coverage instrumentation, so the fuzzers are guided by the
+# code under test and not only by their own few lines.
+if(SHOAL_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "SHOAL_FUZZ=ON needs clang (CXX=clang++-14)")
+  endif()
+  if(SHOAL_SANITIZE STREQUAL "")
+    set(SHOAL_SANITIZE address)
+  elseif(NOT SHOAL_SANITIZE STREQUAL "address")
+    message(FATAL_ERROR "SHOAL_FUZZ=ON needs SHOAL_SANITIZE=address or empty, got '${SHOAL_SANITIZE}'")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(SHOAL_SANITIZE STREQUAL "address")
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 elseif(SHOAL_SANITIZE STREQUAL "thread")
   add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
   add_link_options(-fsanitize=thread)
+  # Debian's Abseil is not built with TSan: without this shim every
+  # absl::Mutex / CondVar / Notification handoff is invisible to TSan and
+  # correctly locked code is reported as racy. tests/tsan/absl_tsan_shim.cc
+  # interposes those functions and tells TSan what they do; every
+  # executable links it (shoal_target_defaults). The symbols are exported
+  # so that calls from shared libraries (libgrpc, Abseil itself) reach it.
+  add_library(shoal_absl_tsan_shim OBJECT
+              ${PROJECT_SOURCE_DIR}/tests/tsan/absl_tsan_shim.cc)
+  target_link_libraries(shoal_absl_tsan_shim PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
+  target_link_options(shoal_absl_tsan_shim INTERFACE
+    "LINKER:--dynamic-list=${PROJECT_SOURCE_DIR}/tests/tsan/absl_tsan_shim.dynlist")
 elseif(NOT SHOAL_SANITIZE STREQUAL "")
   message(FATAL_ERROR "SHOAL_SANITIZE must be address, thread or empty, got '${SHOAL_SANITIZE}'")
 endif()
 
-if(SHOAL_FUZZ AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-  message(FATAL_ERROR "SHOAL_FUZZ=ON needs clang (CXX=clang++-14)")
-endif()
-
 # Applies the project's warnings and include roots to target `t`.
 # Protobuf's headers go first so that a wheel's bundled copy never wins.
+# In TSan builds, executables also link the Abseil shim (see above).
 function(shoal_target_defaults t)
   target_compile_options(${t} PRIVATE ${SHOAL_WARNINGS})
   target_include_directories(${t} BEFORE PUBLIC ${Protobuf_INCLUDE_DIRS})
   target_include_directories(${t} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/proto)
+  get_target_property(type ${t} TYPE)
+  if(TARGET shoal_absl_tsan_shim AND type STREQUAL "EXECUTABLE")
+    target_link_libraries(${t} PRIVATE shoal_absl_tsan_shim)
+  endif()
 endfunction()
 
 # shoal_library(NAME SRCS a.cc b.cc DEPS x y)

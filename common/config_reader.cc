@@ -22,6 +22,25 @@ namespace shoal {
 namespace config_internal {
 namespace {
 
+// `text` with control characters escaped ("\n", "\x01"): an error quotes
+// keys and values from the input, which may hold newlines, and must stay
+// one line.
+std::string OneLine(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += absl::StrCat("\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // The parent of a dotted path: "a.b[2]" -> "a.b" -> "a" -> "".
 std::string ParentPath(const std::string& path) {
   const size_t cut = path.find_last_of(".[");
@@ -168,7 +187,7 @@ absl::Status ConfigContext::status() const {
       first = &f;
     }
   }
-  return absl::InvalidArgumentError(first->text);
+  return absl::InvalidArgumentError(OneLine(first->text));
 }
 
 // ---- Bounds ----

@@ -147,4 +147,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
       options.target, creds, args, std::move(interceptors));
 }
 
+ChannelOptions ChannelOptionsFromConfig(const ExperimentConfig& config,
+                                        const std::string& target) {
+  ChannelOptions channel;
+  channel.target = target;
+  channel.tls.ca_file = config.security.tls_ca;
+  if (!config.security.tls_ca.empty()) {
+    channel.tls.cert_file = config.security.tls_cert;
+    channel.tls.key_file = config.security.tls_key;
+  }
+  channel.token_file = config.security.token_file;
+  channel.max_receive_message_bytes = config.replay.max_message_bytes;
+  return channel;
+}
+
 }  // namespace shoal

@@ -23,6 +23,8 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 
+#include "common/config.h"
+
 namespace shoal {
 
 struct ChannelTlsOptions {
@@ -69,6 +71,12 @@ struct ChannelOptions {
 // file, an empty target, a size out of range.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const ChannelOptions& options);
+
+// A shoal process's client options for `target` from its experiment:
+// TLS when security.tls_ca is set (mutual with tls_cert and tls_key), the
+// bearer token of security.token_file, replay.max_message_bytes.
+ChannelOptions ChannelOptionsFromConfig(const ExperimentConfig& config,
+                                        const std::string& target);
 
 }  // namespace shoal
 

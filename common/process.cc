@@ -1,5 +1,7 @@
 #include "common/process.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 #include <signal.h>
 
@@ -52,6 +55,7 @@ absl::StatusOr<ExperimentConfig> LoadConfigWithOverrides(
 }
 
 namespace {
+
 sigset_t ShutdownSet() {
   sigset_t set;
   sigemptyset(&set);
@@ -59,21 +63,37 @@ sigset_t ShutdownSet() {
   sigaddset(&set, SIGINT);
   return set;
 }
+
+// Set by the handler when a shutdown signal reached a thread that does not
+// block it (one started before main, e.g. by a library's constructor).
+std::atomic<bool> shutdown_requested{false};
+
+void OnShutdownSignal(int) { shutdown_requested.store(true); }
+
 }  // namespace
 
 void BlockShutdownSignals() {
+  struct sigaction action = {};
+  action.sa_handler = OnShutdownSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
   sigset_t set = ShutdownSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 bool WaitForShutdownSignal(absl::Duration timeout) {
+  // Short slices, so a signal the handler took is seen promptly too.
+  constexpr absl::Duration kSlice = absl::Milliseconds(50);
   sigset_t set = ShutdownSet();
-  const timespec ts = absl::ToTimespec(timeout);
-  while (true) {
-    const int sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig > 0) return true;
-    if (errno != EINTR) return false;  // EAGAIN: timed out
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!shutdown_requested.load()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    const timespec ts = absl::ToTimespec(std::min(left, kSlice));
+    if (sigtimedwait(&set, nullptr, &ts) > 0) return true;
   }
+  return true;
 }
 
 }  // namespace shoal

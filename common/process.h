@@ -29,8 +29,10 @@ absl::StatusOr<ExperimentConfig> LoadConfigWithOverrides(
     const ConfigOverrides& extra = {});
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it
-// starts afterwards, so that WaitForShutdownSignal can take them. Call
-// first thing in main().
+// starts afterwards, so that WaitForShutdownSignal can take them, and
+// installs a handler that records them when they reach a thread started
+// before main() (libraries' constructors start some, e.g. OpenBLAS's pool),
+// which would otherwise die of them. Call first thing in main().
 void BlockShutdownSignals();
 
 // Waits up to `timeout` for SIGTERM or SIGINT; true when one arrived.

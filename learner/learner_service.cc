@@ -29,9 +29,17 @@ absl::Status ValidateEpisodes(const v1::ReportEpisodesRequest& request) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, "actor_index: must be >= 0, got ", e.actor_index()));
     }
+    if (e.env_id() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "env_id: must be >= 0, got ", e.env_id()));
+    }
     if (e.actor_env_steps() < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, "actor_env_steps: must be >= 0, got ", e.actor_env_steps()));
+    }
+    if (e.policy_version() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, "policy_version: must be >= 0, got ", e.policy_version()));
     }
   }
   return absl::OkStatus();
@@ -67,6 +75,14 @@ class LearnerServiceImpl::GetReactor final
   // Reactions only (one at a time).
   const std::shared_ptr<const PublishedParameters> parameters_;
   size_t next_ = 0;
+};
+
+// A streaming call refused before anything is written.
+class LearnerServiceImpl::RefuseReactor final
+    : public grpc::ServerWriteReactor<v1::ParametersChunk> {
+ public:
+  explicit RefuseReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
 };
 
 // One WatchParameters call. Pump() starts the next write when none is in
@@ -172,6 +188,12 @@ LearnerServiceImpl::GetParameters(grpc::CallbackServerContext* context,
 grpc::ServerWriteReactor<v1::ParametersChunk>*
 LearnerServiceImpl::WatchParameters(grpc::CallbackServerContext* context,
                                     const v1::WatchParametersRequest* request) {
+  if (request->have_version() < 0) {
+    return new RefuseReactor(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("have_version: must be >= 0, got ",
+                                  request->have_version())));
+  }
   return new WatchReactor(store_, &open_watchers_, request->have_version());
 }
 

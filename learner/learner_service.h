@@ -12,13 +12,14 @@
 //   version is sent twice and chunks of two versions never interleave.
 //   Every stream writes the store's shared chunk messages: no per-watcher
 //   copy beyond gRPC's serialisation. The stream ends only when the client
-//   cancels or the server shuts down.
-// - ReportEpisodes checks every episode first (finite episode_return,
-//   length >= 0, actor_index >= 0, actor_env_steps >= 0); one bad episode
-//   fails the call with INVALID_ARGUMENT naming the field, e.g.
-//   "episodes[3].episode_return: must be finite, got nan", and nothing of
-//   the batch is recorded. Good batches go to the EpisodeStats sink. The
-//   response carries the newest parameter version.
+//   cancels or the server shuts down. A negative have_version is refused
+//   with INVALID_ARGUMENT.
+// - ReportEpisodes checks every episode first (finite episode_return;
+//   length, actor_index, env_id, actor_env_steps and policy_version >= 0);
+//   one bad episode fails the call with INVALID_ARGUMENT naming the field,
+//   e.g. "episodes[3].episode_return: must be finite, got nan", and
+//   nothing of the batch is recorded. Good batches go to the EpisodeStats
+//   sink. The response carries the newest parameter version.
 //
 // Thread-safe. Does not own `store` or `stats`; both must outlive this
 // service, which must outlive every call in flight (shut the GrpcServer
@@ -61,6 +62,7 @@ class LearnerServiceImpl final : public v1::LearnerService::CallbackService {
 
  private:
   class GetReactor;
+  class RefuseReactor;
   class WatchReactor;
 
   // Constant after construction.

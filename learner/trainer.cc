@@ -122,6 +122,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   if (trainer->options_.registry != nullptr) {
     trainer->gauges_ = std::make_unique<Gauges>(*trainer->options_.registry);
+    // A restored learner shows its step at once, not 0 until it trains.
+    trainer->gauges_->steps.Set(
+        static_cast<double>(trainer->algorithm_->step()));
+    trainer->gauges_->version.Set(static_cast<double>(version));
   }
   return trainer;
 }
@@ -164,45 +168,65 @@ absl::StatusOr<std::string> Trainer::Checkpoint() {
 }
 
 absl::Status Trainer::Run() {
-  const absl::Time start = absl::Now();
-  const int64_t start_step = algorithm_->step();
-  const double start_wait = pipeline_->stats().wait_seconds;
-  absl::Time last_checkpoint = start;
-  interval_ = std::make_unique<Interval>();
-  interval_->start_step = start_step;
-  interval_->start_wait_seconds = start_wait;
-  lag_sum_ = 0.0;
-  stats_ = TrainerStats();
-  while (!stop_.load() &&
-         (options_.max_steps == 0 || algorithm_->step() < options_.max_steps)) {
-    absl::StatusOr<BatchPipeline::Lease> lease =
-        pipeline_->Next(absl::Now() + kPollInterval);
-    if (lease.ok()) {
-      SHOAL_RETURN_IF_ERROR(Step(*std::move(lease)));
-      if (algorithm_->step() % options_.publish_every_steps == 0) {
-        SHOAL_RETURN_IF_ERROR(Publish());
-      }
-    } else if (absl::IsCancelled(lease.status())) {
-      break;
-    } else if (!absl::IsDeadlineExceeded(lease.status())) {
-      return lease.status();
-    }
-    const absl::Time now = absl::Now();
-    if (now - interval_->start >= options_.log_every) Log(now);
-    if (checkpointer_ != nullptr &&
-        options_.checkpoint_every > absl::ZeroDuration() &&
-        now - last_checkpoint >= options_.checkpoint_every) {
-      SHOAL_RETURN_IF_ERROR(Checkpoint().status());
-      last_checkpoint = absl::Now();
+  Begin();
+  while (!stop_.load() && !done()) {
+    absl::StatusOr<bool> stepped = TrainStep(absl::Now() + kPollInterval);
+    if (!stepped.ok()) {
+      if (absl::IsCancelled(stepped.status())) break;
+      return stepped.status();
     }
   }
-  stats_.steps = algorithm_->step() - start_step;
-  stats_.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return End();
+}
+
+bool Trainer::done() const {
+  return options_.max_steps != 0 && algorithm_->step() >= options_.max_steps;
+}
+
+void Trainer::Begin() {
+  run_start_ = last_checkpoint_ = absl::Now();
+  run_start_step_ = algorithm_->step();
+  run_start_wait_ = pipeline_->stats().wait_seconds;
+  interval_ = std::make_unique<Interval>();
+  interval_->start_step = run_start_step_;
+  interval_->start_wait_seconds = run_start_wait_;
+  lag_sum_ = 0.0;
+  stats_ = TrainerStats();
+}
+
+absl::StatusOr<bool> Trainer::TrainStep(absl::Time deadline) {
+  if (done()) return false;
+  absl::StatusOr<BatchPipeline::Lease> lease = pipeline_->Next(deadline);
+  bool stepped = false;
+  if (lease.ok()) {
+    SHOAL_RETURN_IF_ERROR(Step(*std::move(lease)));
+    stepped = true;
+    if (algorithm_->step() % options_.publish_every_steps == 0) {
+      SHOAL_RETURN_IF_ERROR(Publish());
+    }
+  } else if (!absl::IsDeadlineExceeded(lease.status())) {
+    return lease.status();  // CANCELLED when the pipeline stopped
+  }
+  const absl::Time now = absl::Now();
+  if (now - interval_->start >= options_.log_every) Log(now);
+  if (checkpointer_ != nullptr &&
+      options_.checkpoint_every > absl::ZeroDuration() &&
+      now - last_checkpoint_ >= options_.checkpoint_every) {
+    SHOAL_RETURN_IF_ERROR(Checkpoint().status());
+    last_checkpoint_ = absl::Now();
+  }
+  return stepped;
+}
+
+absl::Status Trainer::End() {
+  stats_.steps = algorithm_->step() - run_start_step_;
+  stats_.seconds = absl::ToDoubleSeconds(absl::Now() - run_start_);
   if (stats_.seconds > 0) {
     stats_.updates_per_second =
         static_cast<double>(stats_.steps) / stats_.seconds;
-    stats_.data_wait_fraction = std::min(
-        1.0, (pipeline_->stats().wait_seconds - start_wait) / stats_.seconds);
+    stats_.data_wait_fraction =
+        std::min(1.0, (pipeline_->stats().wait_seconds - run_start_wait_) /
+                          stats_.seconds);
   }
   if (stats_.steps > 0) stats_.mean_policy_lag = lag_sum_ / stats_.steps;
   Log(absl::Now());

@@ -96,6 +96,19 @@ class Trainer {
   // pipeline's (e.g. a bad column), a failed publish or checkpoint.
   absl::Status Run();
 
+  // Run in pieces, for a caller that interleaves updates with other work
+  // (the synchronous baseline, sync/): Begin once, TrainStep per update,
+  // End once; Run() is exactly that until max_steps or Stop().
+  void Begin();
+  // Waits for a batch until `deadline` and takes one step, then publishes,
+  // logs and checkpoints as due. True when a step was taken; false when no
+  // batch came in time or max_steps is reached. CANCELLED once the
+  // pipeline stopped; other errors as Run's.
+  absl::StatusOr<bool> TrainStep(absl::Time deadline);
+  // Publishes what is not yet published and checkpoints, as Run does at
+  // its end; fills stats().
+  absl::Status End();
+
   // Makes Run return soon (within about 100 ms plus one step).
   void Stop() { stop_.store(true); }
 
@@ -118,6 +131,8 @@ class Trainer {
           int64_t version);
   // One step on `lease`.
   absl::Status Step(BatchPipeline::Lease lease);
+  // max_steps reached.
+  bool done() const;
   void Log(absl::Time now);
 
   // Constant after construction.
@@ -135,6 +150,10 @@ class Trainer {
   std::atomic<int64_t> version_{0};
 
   // Run's thread only.
+  absl::Time run_start_;
+  absl::Time last_checkpoint_;
+  int64_t run_start_step_ = 0;
+  double run_start_wait_ = 0.0;
   int64_t published_step_ = -1;
   std::unique_ptr<Interval> interval_;
   TrainerStats stats_;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace shoal {
@@ -72,12 +73,19 @@ absl::StatusOr<RecordReader> RecordReader::Open(const std::string& path) {
     }
     return ErrnoError("cannot open", path);
   }
-  return RecordReader(path, file);
+  struct stat st;
+  if (::fstat(::fileno(file), &st) != 0) {
+    absl::Status error = ErrnoError("cannot stat", path);
+    std::fclose(file);
+    return error;
+  }
+  return RecordReader(path, file, static_cast<int64_t>(st.st_size));
 }
 
 RecordReader::RecordReader(RecordReader&& other) noexcept
     : path_(std::move(other.path_)),
       file_(std::exchange(other.file_, nullptr)),
+      file_bytes_(other.file_bytes_),
       offset_(other.offset_) {}
 
 RecordReader::~RecordReader() {
@@ -93,6 +101,13 @@ absl::Status RecordReader::Read(google::protobuf::MessageLite* message) {
   if (got != sizeof(size) || size >= kMaxRecordBytes) {
     return absl::DataLossError(absl::StrCat(
         path_, ": truncated or corrupt record header at offset ", offset_));
+  }
+  // Checked before allocating: a corrupt length must not cost gigabytes.
+  const int64_t left = file_bytes_ - offset_ - int64_t{sizeof(size)};
+  if (int64_t{size} > left) {
+    return absl::DataLossError(
+        absl::StrCat(path_, ": record at offset ", offset_, " claims ", size,
+                     " bytes but the file has ", left, " left"));
   }
   scratch_.resize(size);
   if (size > 0 && std::fread(scratch_.data(), size, 1, file_) != 1) {

@@ -50,10 +50,12 @@ class RecordReader {
   absl::Status Read(google::protobuf::MessageLite* message);
 
  private:
-  RecordReader(std::string path, std::FILE* file)
-      : path_(std::move(path)), file_(file) {}
+  RecordReader(std::string path, std::FILE* file, int64_t file_bytes)
+      : path_(std::move(path)), file_(file), file_bytes_(file_bytes) {}
   std::string path_;
   std::FILE* file_;
+  // Size of the file when opened: a record claiming more is corrupt.
+  int64_t file_bytes_;
   int64_t offset_ = 0;
   std::string scratch_;
 };

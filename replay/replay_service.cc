@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -53,18 +54,28 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
 // One InsertStream: read a batch and insert it, write the acknowledgement,
 // read the next. A small batch is inserted on the callback thread while the
 // rate limiter admits it without waiting; a large one, and the rest of a
-// batch from the first item that would wait, on the insert pool.
+// batch from the first item that would wait, on the insert pool. Raw bytes
+// both ways: the request is parsed here (a malformed one ends the stream
+// with INVALID_ARGUMENT), the acknowledgement serialised here.
 class InsertReactor final
-    : public grpc::ServerBidiReactor<v1::InsertRequest, v1::InsertResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   InsertReactor(ReplayServer* server, ThreadPool* pool, ReplayMetrics* metrics)
       : server_(server), pool_(pool), metrics_(metrics) {
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the writer closed the stream, or it was cancelled
       Finish(grpc::Status::OK);
+      return;
+    }
+    if (!grpc::SerializationTraits<v1::InsertRequest>::Deserialize(
+             &request_bytes_, &request_)
+             .ok()) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "malformed InsertRequest: the message does not "
+                          "parse (truncated?)"));
       return;
     }
     Start();
@@ -75,7 +86,7 @@ class InsertReactor final
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
-    StartRead(&request_);
+    StartRead(&request_bytes_);
   }
 
   void OnCancel() override { cancelled_ = true; }
@@ -90,6 +101,12 @@ class InsertReactor final
     if (request_.first_sequence() == 0) {
       return absl::InvalidArgumentError(
           "first_sequence: must be >= 1 (sequence numbers start at 1)");
+    }
+    if (request_.first_sequence() - 1 >
+        std::numeric_limits<uint64_t>::max() - request_.items_size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("first_sequence: ", request_.first_sequence(), " + ",
+                       request_.items_size(), " items passes 2^64 - 1"));
     }
     tables_.clear();
     batch_bytes_ = 0;
@@ -131,16 +148,27 @@ class InsertReactor final
     pool_->Schedule([this] { Process(); });
   }
 
+  // Acknowledges the whole batch as rejected. Its last sequence number
+  // saturates at 2^64 - 1 (a batch that runs past it is one of the
+  // rejected ones); an empty batch acknowledges first_sequence - 1, or 0.
   void Reject(const absl::Status& valid) {
     const uint64_t first = request_.first_sequence();
-    const uint64_t last = first + request_.items_size() - 1;
+    const uint64_t n = request_.items_size();
+    uint64_t last;
+    if (n == 0) {
+      last = first == 0 ? 0 : first - 1;
+    } else if (first > std::numeric_limits<uint64_t>::max() - (n - 1)) {
+      last = std::numeric_limits<uint64_t>::max();
+    } else {
+      last = first + (n - 1);
+    }
     if (metrics_) metrics_->rejected().Increment(request_.items_size());
-    response_.set_acked_sequence(request_.items_size() == 0 ? first - 1 : last);
+    response_.set_acked_sequence(last);
     v1::InsertError* error = response_.mutable_error();
     error->set_code(static_cast<int>(valid.code()));
     error->set_message(std::string(valid.message()));
     error->set_first_sequence(first);
-    StartWrite(&response_);
+    WriteResponse();
   }
 
   // Inserts items from next_ on, each run of one table's items in one
@@ -173,7 +201,7 @@ class InsertReactor final
       }
     }
     response_.set_acked_sequence(first + n - 1);
-    StartWrite(&response_);
+    WriteResponse();
     return true;
   }
 
@@ -184,12 +212,28 @@ class InsertReactor final
     }
   }
 
+  // Serialises response_ and starts writing it.
+  void WriteResponse() {
+    bool own_buffer = false;
+    response_bytes_.Clear();
+    grpc::Status serialized =
+        grpc::SerializationTraits<v1::InsertResponse>::Serialize(
+            response_, &response_bytes_, &own_buffer);
+    if (!serialized.ok()) {
+      Finish(serialized);
+      return;
+    }
+    StartWrite(&response_bytes_);
+  }
+
   ReplayServer* const server_;
   ThreadPool* const pool_;
   ReplayMetrics* const metrics_;
   std::atomic<bool> cancelled_{false};
+  grpc::ByteBuffer request_bytes_;
   v1::InsertRequest request_;
   v1::InsertResponse response_;
+  grpc::ByteBuffer response_bytes_;
   // Table of each item of request_, and the first item not yet inserted.
   std::vector<Table*> tables_;
   int next_ = 0;
@@ -265,9 +309,15 @@ class SampleReactor final
                        options_.max_samples_per_request, "], got ", n))));
       return;
     }
-    if (request_.timeout_ms() < 0 || request_.max_response_bytes() < 0) {
+    if (request_.timeout_ms() < 0) {
+      Finish(ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "timeout_ms: must be >= 0, got ", request_.timeout_ms()))));
+      return;
+    }
+    if (request_.max_response_bytes() < 0) {
       Finish(ToGrpcStatus(absl::InvalidArgumentError(
-          "timeout_ms and max_response_bytes must be >= 0")));
+          absl::StrCat("max_response_bytes: must be >= 0, got ",
+                       request_.max_response_bytes()))));
       return;
     }
     deadline_ =
@@ -399,7 +449,7 @@ ReplayServiceImpl::ReplayServiceImpl(ReplayServer* server,
 
 ReplayServiceImpl::~ReplayServiceImpl() { server_->Cancel(); }
 
-grpc::ServerBidiReactor<v1::InsertRequest, v1::InsertResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ReplayServiceImpl::InsertStream(grpc::CallbackServerContext* /*context*/) {
   return new InsertReactor(server_, insert_pool_.get(), metrics_);
 }

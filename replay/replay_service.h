@@ -42,11 +42,14 @@ struct ReplayServiceOptions {
   int32_t max_samples_per_request = 1 << 16;
 };
 
-// v1::ReplayService::CallbackService with SampleStream on raw bytes: its
-// responses go out as wire bytes encoded by the table (clients still see
-// ordinary SampleRequest / SampleResponse messages).
+// v1::ReplayService::CallbackService with the streams on raw bytes:
+// SampleStream's responses go out as wire bytes encoded by the table, and
+// both streams parse their requests themselves, so a request that does not
+// parse ends the stream with INVALID_ARGUMENT (gRPC's typed reader would
+// end it as if the client had closed it). Clients still see ordinary
+// messages.
 using ReplayCallbackService =
-    v1::ReplayService::WithCallbackMethod_InsertStream<
+    v1::ReplayService::WithRawCallbackMethod_InsertStream<
         v1::ReplayService::WithRawCallbackMethod_SampleStream<
             v1::ReplayService::WithCallbackMethod_UpdatePriorities<
                 v1::ReplayService::WithCallbackMethod_Info<
@@ -61,7 +64,7 @@ class ReplayServiceImpl final : public ReplayCallbackService {
                     ReplayMetrics* metrics);
   ~ReplayServiceImpl() override;
 
-  grpc::ServerBidiReactor<v1::InsertRequest, v1::InsertResponse>* InsertStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* InsertStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SampleStream(
       grpc::CallbackServerContext* context) override;

@@ -519,12 +519,16 @@ absl::Status Table::SampleInto(int n, absl::Time deadline,
       __builtin_prefetch(slot + sizeof(Slot) - 1, /*rw=*/1);
     }
     for (const Selection& pick : picks_) {
-      Slot& slot = slots_[pick.slot];
-      ++slot.times_sampled;
+      const Slot& slot = slots_[pick.slot];
       __builtin_prefetch(slot.data);
       __builtin_prefetch(slot.data + 64);
     }
-    for (const Selection& pick : picks_) Emit(pick, sink);
+    // Counted as each copy is emitted: an item picked twice in one call
+    // says n - 1, then n ("this time included", replay.proto).
+    for (const Selection& pick : picks_) {
+      ++slots_[pick.slot].times_sampled;
+      Emit(pick, sink);
+    }
   }
   return absl::OkStatus();
 }

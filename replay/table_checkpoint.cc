@@ -1,17 +1,52 @@
 // Table::WriteCheckpoint and Table::RestoreCheckpoint (see table.h).
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 
 #include "common/status_macros.h"
+#include "common/tensor_codec.h"
 #include "replay/table.h"
 
 namespace shoal {
+namespace {
+
+// What Table::Validate checks of an item's metadata and columns, minus
+// max_bytes (which may have been lowered since the checkpoint was written).
+absl::Status CheckRestoredItem(const v1::Item& item,
+                               const std::vector<v1::TensorSpec>& signature) {
+  if (!std::isfinite(item.priority()) || item.priority() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority ", item.priority()));
+  }
+  if (item.actor_index() < 0 || item.actor_index() > 0xFFFF ||
+      item.env_id() < 0 || item.env_id() > 0xFFFF) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "actor_index ", item.actor_index(), ", env_id ", item.env_id()));
+  }
+  if (item.columns_size() == 0 ||
+      (!signature.empty() &&
+       item.columns_size() != static_cast<int>(signature.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(item.columns_size(), " columns"));
+  }
+  for (int i = 0; i < item.columns_size(); ++i) {
+    const std::string field = absl::StrCat("columns[", i, "]");
+    SHOAL_RETURN_IF_ERROR(
+        signature.empty()
+            ? ValidateTensor(item.columns(i), field)
+            : CheckTensorMatchesSpec(item.columns(i), signature[i], field));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
   struct Entry {
@@ -98,6 +133,10 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
         ": its signature differs from the configured one; move the "
         "checkpoint away or restore the old signature"));
   }
+  if (header.num_items() < 0) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": num_items ", header.num_items()));
+  }
   if (header.num_items() > options_.max_size) {
     return absl::FailedPreconditionError(
         absl::StrCat(where, ": holds ", header.num_items(),
@@ -106,14 +145,21 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
   const RateLimiter::Cursor cursor = {header.limiter_inserts(),
                                       header.limiter_samples(),
                                       header.limiter_deletes()};
+  // The limiter counts the items held (inserts - deletes): it must agree,
+  // or it lets samples into an empty table.
   if (cursor.deletes < 0 || cursor.deletes > cursor.inserts ||
-      cursor.samples < 0) {
+      cursor.samples < 0 ||
+      cursor.inserts - cursor.deletes != header.num_items()) {
     return absl::DataLossError(
         absl::StrCat(where, ": bad rate-limiter cursor"));
   }
-  // Parse everything first, so a cut-short file changes nothing.
-  std::vector<v1::CheckpointItem> items(header.num_items());
-  for (v1::CheckpointItem& item : items) {
+  // Parse and check everything first, so a bad file changes nothing.
+  // Grown as records arrive: a corrupt num_items must not allocate much.
+  std::vector<v1::CheckpointItem> items;
+  items.reserve(std::min<int64_t>(header.num_items(), 1 << 16));
+  absl::flat_hash_set<uint32_t> used_slots;
+  for (int64_t i = 0; i < header.num_items(); ++i) {
+    v1::CheckpointItem& item = items.emplace_back();
     absl::Status read = reader->Read(&item);
     if (!read.ok()) {
       return absl::DataLossError(absl::StrCat(where, ": ", read.message()));
@@ -122,12 +168,54 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
         fixed_item_bytes_ > 0
             ? static_cast<int64_t>(item.payload().size()) == fixed_item_bytes_
             : item.payload().size() >= sizeof(VariableHeader);
-    if (!size_ok || item.slot() >= options_.max_size) {
+    if (!size_ok || item.slot() >= options_.max_size ||
+        item.times_sampled() < 0 || !used_slots.insert(item.slot()).second) {
       return absl::DataLossError(
           absl::StrCat(where, ": item in slot ", item.slot(), " is malformed"));
     }
   }
   absl::MutexLock lock(&mu_);
+  // Every payload must hold an item this table accepts: samplers, encoders
+  // and clients trust what is stored.
+  for (const v1::CheckpointItem& item : items) {
+    v1::Item restored;
+    restored.set_priority(item.priority());
+    restored.set_actor_index(item.actor_index());
+    restored.set_env_id(item.env_id());
+    absl::Status valid;
+    if (fixed_item_bytes_ > 0) {
+      Slot slot;
+      slot.data = const_cast<char*>(item.payload().data());
+      LoadPayload(slot, &restored);
+    } else {
+      // A VariableHeader, then exactly the serialised columns, in the form
+      // StorePayload writes (the encoder copies those bytes into samples).
+      VariableHeader stored;
+      std::memcpy(&stored, item.payload().data(), sizeof(stored));
+      const absl::string_view columns =
+          absl::string_view(item.payload()).substr(sizeof(stored));
+      v1::Item parsed;
+      if (stored.serialized_bytes != columns.size() ||
+          !parsed.ParseFromArray(columns.data(),
+                                 static_cast<int>(columns.size()))) {
+        valid = absl::InvalidArgumentError("payload does not parse");
+      } else {
+        restored.mutable_columns()->Swap(parsed.mutable_columns());
+        v1::Item columns_only;
+        *columns_only.mutable_columns() = restored.columns();
+        if (columns_only.SerializeAsString() != columns ||
+            int64_t{stored.payload_bytes} != ItemBytes(restored)) {
+          valid = absl::InvalidArgumentError("payload is not columns only");
+        }
+      }
+    }
+    if (valid.ok()) valid = CheckRestoredItem(restored, options_.signature);
+    if (!valid.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": item in slot ", item.slot(),
+                       " is malformed: ", valid.message()));
+    }
+  }
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].data != nullptr) DeleteSlot(i);
   }

@@ -50,7 +50,9 @@ v1::Item MakeItem(float value, double priority = 1.0) {
   item.set_env_id(5);
   const std::vector<float> obs(4, value);
   EncodeTensor<float>(obs, {4}, item.add_columns()).IgnoreError();
-  const std::vector<int64_t> action = {static_cast<int64_t>(value)};
+  // NaN has no int64 value (casting it is undefined): use 0.
+  const std::vector<int64_t> action = {
+      static_cast<int64_t>(std::isnan(value) ? 0.0f : value)};
   EncodeTensor<int64_t>(action, {}, item.add_columns()).IgnoreError();
   return item;
 }
@@ -187,6 +189,32 @@ TEST(TableTest, ValidateNamesEveryKindOfBadItem) {
   item.set_table("other");
   EXPECT_EQ(table->Validate(item, "items[0]").message(),
             "items[0]: table 'other' is not 'transitions'");
+}
+
+// replay.proto: SampledItem.times_sampled counts "this time included", so
+// an item drawn k times by one call (uniform sampling with replacement)
+// reports 1, 2, ..., k in the order its copies come out, on both the
+// message path and the wire-bytes path.
+TEST(TableTest, RepeatsWithinOneSampleCountEachTime) {
+  auto table = MakeTable();
+  ASSERT_TRUE(table->Insert(MakeItem(1), 1, 1, Soon()).ok());
+  google::protobuf::RepeatedPtrField<v1::SampledItem> out;
+  ASSERT_TRUE(table->Sample(5, Soon(), &out).ok());
+  ASSERT_EQ(out.size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(out[i].times_sampled(), i + 1) << "copy " << i;
+  }
+
+  EncodedSamples encoded;
+  ASSERT_TRUE(table->SampleEncoded(3, Soon(), &encoded).ok());
+  v1::SampleResponse response;
+  ASSERT_TRUE(response.ParseFromString(SampleEncoder::ResponseHead(1) +
+                                       encoded.bytes +
+                                       SampleEncoder::ResponseTail(true)));
+  ASSERT_EQ(response.items_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(response.items(i).times_sampled(), 5 + i + 1) << "copy " << i;
+  }
 }
 
 TEST(TableTest, SampleWaitsForMinSizeThenTimesOut) {

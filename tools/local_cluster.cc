@@ -40,6 +40,8 @@ const char* ProgramOf(ChildRole role) {
       return "shoal-replay";
     case ChildRole::kLearner:
       return "shoal-learner";
+    case ChildRole::kSync:
+      return "shoal-sync";
     case ChildRole::kActor:
     case ChildRole::kEval:
       return "shoal-actor";
@@ -64,6 +66,7 @@ absl::StatusOr<ClusterBinaries> FindClusterBinaries(const std::string& bin_dir,
   SHOAL_ASSIGN_OR_RETURN(binaries.replay, find("shoal-replay", "replay"));
   SHOAL_ASSIGN_OR_RETURN(binaries.learner, find("shoal-learner", "learner"));
   SHOAL_ASSIGN_OR_RETURN(binaries.actor, find("shoal-actor", "actor"));
+  binaries.sync = find("shoal-sync", "sync").value_or("");
   return binaries;
 }
 
@@ -71,6 +74,20 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     LocalClusterOptions options) {
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(std::move(options)));
   const LocalClusterOptions& o = cluster->options_;
+  if (o.sync) {
+    if (o.binaries.sync.empty()) {
+      return absl::NotFoundError("shoal-sync not found (set --bin_dir)");
+    }
+    SHOAL_ASSIGN_OR_RETURN(const int port, PickFreePort());
+    SHOAL_RETURN_IF_ERROR(cluster->StartChild(
+        ChildRole::kSync, "sync", o.binaries.sync,
+        {"--host=127.0.0.1", absl::StrCat("--port=", port),
+         absl::StrCat("--logdir=", o.run_dir, "/tb"),
+         absl::StrCat("--checkpoint_dir=", o.run_dir, "/learner")}));
+    cluster->learner_address_ = absl::StrCat("127.0.0.1:", port);
+    SHOAL_RETURN_IF_ERROR(cluster->StartEval());
+    return cluster;
+  }
   std::vector<std::string> replay;
   for (int i = 0; i < o.num_shards; ++i) {
     const std::string name = absl::StrCat("replay-", i);
@@ -98,13 +115,15 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
          absl::StrCat("--replay=", cluster->replay_addresses_),
          absl::StrCat("--learner=", cluster->learner_address_)}));
   }
-  if (o.eval) {
-    SHOAL_RETURN_IF_ERROR(cluster->StartChild(
-        ChildRole::kEval, "eval", o.binaries.actor,
-        {"--eval", "--actor_index=0",
-         absl::StrCat("--learner=", cluster->learner_address_)}));
-  }
+  SHOAL_RETURN_IF_ERROR(cluster->StartEval());
   return cluster;
+}
+
+absl::Status LocalCluster::StartEval() {
+  if (!options_.eval) return absl::OkStatus();
+  return StartChild(ChildRole::kEval, "eval", options_.binaries.actor,
+                    {"--eval", "--actor_index=0",
+                     absl::StrCat("--learner=", learner_address_)});
 }
 
 LocalCluster::~LocalCluster() {
@@ -142,7 +161,8 @@ absl::Status LocalCluster::StartChild(ChildRole role, const std::string& name,
 absl::Status LocalCluster::AwaitPorts(ClusterChild& child) {
   const std::string program = ProgramOf(child.role);
   absl::StatusOr<int> port = -1;
-  if (child.role == ChildRole::kReplay || child.role == ChildRole::kLearner) {
+  if (child.role == ChildRole::kReplay || child.role == ChildRole::kLearner ||
+      child.role == ChildRole::kSync) {
     port = child.process->WaitForPort(program + " listening on ",
                                       options_.start_timeout);
   }
@@ -191,7 +211,7 @@ std::vector<ChildExit> LocalCluster::Stop() {
   // Actors (training and eval) first, then the learner, then the shards.
   const std::vector<std::vector<ChildRole>> order = {
       {ChildRole::kActor, ChildRole::kEval},
-      {ChildRole::kLearner},
+      {ChildRole::kLearner, ChildRole::kSync},
       {ChildRole::kReplay}};
   for (const std::vector<ChildRole>& group : order) {
     auto in_group = [&](const ClusterChild& child) {

@@ -15,7 +15,8 @@
 //   std::vector<ChildExit> exits = cluster->Stop();
 //
 // Stop is ordered: actors first (they flush to replay), then the learner
-// (final checkpoint), then the shards (final checkpoint).
+// (final checkpoint), then the shards (final checkpoint). With `sync`, the
+// cluster is one `shoal-sync` process (and the evaluation actor).
 //
 // Thread-compatible: the thread that calls Start must drive the cluster
 // and outlive it (children die with it: see ChildProcess).
@@ -34,11 +35,12 @@
 
 namespace shoal {
 
-// Paths of the three server binaries.
+// Paths of the server binaries.
 struct ClusterBinaries {
   std::string replay;
   std::string learner;
   std::string actor;
+  std::string sync;  // "" when not found (only --sync runs need it)
 };
 
 // Finds the binaries in `bin_dir` when set; else next to `self` (the
@@ -48,7 +50,8 @@ struct ClusterBinaries {
 absl::StatusOr<ClusterBinaries> FindClusterBinaries(const std::string& bin_dir,
                                                     const std::string& self);
 
-enum class ChildRole { kReplay, kLearner, kActor, kEval };
+// kSync: the synchronous baseline, replay + learner + actor in one process.
+enum class ChildRole { kReplay, kLearner, kActor, kEval, kSync };
 
 // One running child and where to read it.
 struct ClusterChild {
@@ -75,6 +78,9 @@ struct LocalClusterOptions {
   int num_actors = 1;
   // Start the evaluation actor.
   bool eval = true;
+  // Run the synchronous baseline (`shoal-sync`, one process) instead of
+  // shards, learner and actors; the evaluation actor reads its weights.
+  bool sync = false;
   // How long each server may take to print its port.
   absl::Duration start_timeout = absl::Seconds(60);
   // How long each group may take to exit on SIGTERM before SIGKILL.
@@ -122,6 +128,8 @@ class LocalCluster {
   absl::Status StartChild(ChildRole role, const std::string& name,
                           const std::string& binary,
                           std::vector<std::string> args);
+  // Starts the evaluation actor when options_.eval.
+  absl::Status StartEval();
   // Waits for `child`'s "listening" (servers) and "metrics" lines.
   absl::Status AwaitPorts(ClusterChild& child);
 

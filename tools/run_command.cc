@@ -173,9 +173,17 @@ int RunCommand(const RunFlags& flags) {
   options.num_shards = static_cast<int>(config->replay.shards);
   options.num_actors = static_cast<int>(config->actor.num_actors);
   options.eval = config->eval.episodes > 0;
-  std::printf("shoalctl run: %s in %s (%d replay shards, %d actors%s)\n",
-              config->experiment.c_str(), run_dir->c_str(), options.num_shards,
-              options.num_actors, options.eval ? " + eval" : "");
+  options.sync = flags.sync;
+  if (flags.sync) {
+    std::printf("shoalctl run: %s in %s (synchronous: one process%s)\n",
+                config->experiment.c_str(), run_dir->c_str(),
+                options.eval ? " + eval" : "");
+  } else {
+    std::printf("shoalctl run: %s in %s (%d replay shards, %d actors%s)\n",
+                config->experiment.c_str(), run_dir->c_str(),
+                options.num_shards, options.num_actors,
+                options.eval ? " + eval" : "");
+  }
   std::fflush(stdout);
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
@@ -209,6 +217,7 @@ int RunCommand(const RunFlags& flags) {
 
   nlohmann::json summary = monitor.Summary();
   summary["experiment"] = config->experiment;
+  summary["mode"] = flags.sync ? "sync" : "async";
   summary["run_dir"] = *run_dir;
   if (!ended_by.empty()) summary["stop_reason"] = ended_by;
   bool clean = true;

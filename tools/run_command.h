@@ -21,6 +21,8 @@ struct RunFlags {
   // Where shoal-replay, shoal-learner and shoal-actor are; "" = next to
   // shoalctl (an install) or in the build tree around it.
   std::string bin_dir;
+  // The synchronous baseline (`shoal-sync`) instead of the cluster.
+  bool sync = false;
   // Plain progress lines this often when stdout is not a terminal.
   absl::Duration progress_every = absl::Seconds(10);
 };

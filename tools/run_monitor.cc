@@ -62,6 +62,10 @@ ClusterMetrics ScrapeCluster(const LocalCluster& cluster) {
       case ChildRole::kEval:
         metrics.eval = *std::move(samples);
         break;
+      case ChildRole::kSync:  // acts and learns: both roles' metrics
+        metrics.actors.push_back(*samples);
+        metrics.learner = *std::move(samples);
+        break;
       case ChildRole::kReplay:
         break;
     }

@@ -30,6 +30,9 @@ ABSL_FLAG(std::string, runs_dir, "runs", "Parent of run directories (run).");
 ABSL_FLAG(std::string, bin_dir, "",
           "Directory of the shoal binaries (run); \"\" = next to shoalctl or "
           "in its build tree.");
+ABSL_FLAG(bool, sync, false,
+          "run: the synchronous baseline (one process alternating env steps "
+          "and updates) instead of the asynchronous cluster.");
 ABSL_FLAG(
     double, progress_every_s, 10,
     "Seconds between progress lines when stdout is not a terminal (run).");
@@ -38,7 +41,7 @@ namespace {
 
 constexpr char kUsage[] =
     "shoalctl: the operator's tool.\n"
-    "  shoalctl run CONFIG [--set k=v;...] [--runs_dir runs]\n"
+    "  shoalctl run CONFIG [--sync] [--set k=v;...] [--runs_dir runs]\n"
     "  shoalctl info --replay ADDR [--json]\n"
     "  shoalctl sample --replay ADDR --table T [-n 3] [--json]\n"
     "  shoalctl checkpoint --replay ADDR [--json]\n"
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
     flags.set = absl::GetFlag(FLAGS_set);
     flags.runs_dir = absl::GetFlag(FLAGS_runs_dir);
     flags.bin_dir = absl::GetFlag(FLAGS_bin_dir);
+    flags.sync = absl::GetFlag(FLAGS_sync);
     flags.progress_every = absl::Seconds(absl::GetFlag(FLAGS_progress_every_s));
     return shoal::RunCommand(flags);
   }

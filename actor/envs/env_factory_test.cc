@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 
 #include "actor/envs/env_testing.h"
+#include <time.h>
 
 namespace shoal {
 namespace {
@@ -52,22 +53,35 @@ TEST(EnvFactoryTest, OverridesMaxEpisodeSteps) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// This thread's CPU time.
+absl::Duration ThreadCpuTime() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
 TEST(EnvFactoryTest, StepCostMakesEachStepLastAtLeastThatLong) {
-  constexpr int kSteps = 5;
+  constexpr int kSteps = 20;
   EnvOptions options = Named("cartpole");
   options.step_cost_us = 2000;
   absl::StatusOr<std::unique_ptr<Env>> env = MakeEnv(options);
   ASSERT_TRUE(env.ok()) << env.status();
   std::vector<float> obs(4);
   ASSERT_TRUE((*env)->SetState({0, 0, 0, 0}, absl::MakeSpan(obs)).ok());
+  const absl::Duration cpu_start = ThreadCpuTime();
   const absl::Time start = absl::Now();
   for (int i = 0; i < kSteps; ++i) {
+    const absl::Time step_start = absl::Now();
     ASSERT_TRUE(
         (*env)
             ->Step(env_testing::DiscreteAction(i % 2), absl::MakeSpan(obs))
             .ok());
+    EXPECT_GE(absl::Now() - step_start, absl::Microseconds(2000)) << i;
   }
-  EXPECT_GE(absl::Now() - start, absl::Microseconds(kSteps * 2000));
+  const absl::Duration wall = absl::Now() - start;
+  EXPECT_GE(wall, absl::Microseconds(kSteps * 2000));
+  // It sleeps, not spins: the CPU time is a small part of the wall time.
+  EXPECT_LT(ThreadCpuTime() - cpu_start, wall / 10);
   // Failed steps are not paced, and still fail.
   EXPECT_EQ((*env)
                 ->Step(env_testing::DiscreteAction(5), absl::MakeSpan(obs))

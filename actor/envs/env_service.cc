@@ -52,6 +52,12 @@ void EncodeObservation(const EnvSpec& spec, const std::vector<float>& values,
   tensor->set_data(values.data(), values.size() * sizeof(float));
 }
 
+// "DTYPE_FLOAT32", or the number of a value the enum does not define.
+std::string DTypeString(v1::DType dtype) {
+  if (v1::DType_IsValid(dtype)) return v1::DType_Name(dtype);
+  return absl::StrCat(static_cast<int>(dtype));
+}
+
 // Checks StepRequest.action against `space` and decodes it into `action`
 // (box values into `box_storage`, which `action->box` then views).
 absl::Status DecodeAction(const v1::StepRequest& request,
@@ -64,7 +70,7 @@ absl::Status DecodeAction(const v1::StepRequest& request,
   if (space.discrete()) {
     if (tensor.dtype() != v1::DTYPE_INT64) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "StepRequest.action.dtype is ", v1::DType_Name(tensor.dtype()),
+          "StepRequest.action.dtype is ", DTypeString(tensor.dtype()),
           ", want DTYPE_INT64 for a discrete space"));
     }
     if (tensor.shape_size() > 1 ||
@@ -89,7 +95,7 @@ absl::Status DecodeAction(const v1::StepRequest& request,
   const int dim = space.dim();
   if (tensor.dtype() != v1::DTYPE_FLOAT32) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "StepRequest.action.dtype is ", v1::DType_Name(tensor.dtype()),
+        "StepRequest.action.dtype is ", DTypeString(tensor.dtype()),
         ", want DTYPE_FLOAT32 for a box space"));
   }
   if (tensor.shape_size() != 1 || tensor.shape(0) != dim) {
@@ -261,7 +267,13 @@ int EnvServiceImpl::ReapIdleSessionsLocked(absl::Time now) {
 absl::StatusOr<v1::OpenResponse> EnvServiceImpl::OpenSession(
     const std::string& env_name) {
   // The factory may be slow (it may load data): no lock held.
-  SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<Env> env, make_env_(env_name));
+  absl::StatusOr<std::unique_ptr<Env>> made = make_env_(env_name);
+  if (!made.ok()) {
+    return absl::Status(made.status().code(),
+                        absl::StrCat("OpenRequest.env '", env_name,
+                                     "': ", made.status().message()));
+  }
+  std::unique_ptr<Env> env = *std::move(made);
   if (env == nullptr) {
     return absl::InternalError(
         absl::StrCat("the env factory returned null for '", env_name, "'"));

@@ -119,6 +119,9 @@ ReplayWriter::ReplayWriter(
       channels_(std::move(channels)),
       backoff_(options_.backoff, StableHash(options_.writer_id)) {
   absl::MutexLock lock(&mu_);
+  next_sequence_ = options_.first_sequence > 0
+                       ? options_.first_sequence
+                       : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   shard_ = static_cast<int>(StableHash(options_.writer_id) %
                             static_cast<uint64_t>(addresses_.size()));
   stats_.shard = shard_;

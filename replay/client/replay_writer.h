@@ -5,7 +5,8 @@
 //   writes to the same shard). When that shard stays unreachable for
 //   `stay_down` it fails over to shard i+1 mod N, and so on.
 // - Sequencing: every appended item gets the writer's next sequence number
-//   (from 1, never reused). Items are kept, in a buffer bounded by
+//   (never reused, also not by a later writer with the same writer_id: see
+//   first_sequence). Items are kept, in a buffer bounded by
 //   max_unacked_bytes, until the server acknowledges them; on a stream
 //   error the writer reconnects with backoff + jitter and resends every
 //   unacknowledged item. The server drops sequence numbers it already
@@ -61,6 +62,14 @@ struct ReplayWriterOptions {
   // Identifies this writer's sequence numbers on the server; usually the
   // actor index. Picks the shard.
   uint64_t writer_id = 0;
+  // Sequence number of the first item. 0 (the default) takes the wall clock
+  // in nanoseconds since the Unix epoch at Create: a shard drops every item
+  // numbered at or below the last one it stored for the writer_id, so a
+  // writer that restarts under the same id (an actor restarted with its
+  // index) must start above everything its previous incarnation sent, and
+  // no writer appends a billion items a second. A writer that knows where
+  // its sequence stands passes the next number (>= 1).
+  uint64_t first_sequence = 0;
   // Bytes (serialised items) kept for resending; Append blocks above it.
   // >= 1. Default 64 MiB.
   int64_t max_unacked_bytes = 64 << 20;
@@ -166,7 +175,7 @@ class ReplayWriter {
   // Wakes the connector (a stream ended, Close).
   absl::CondVar connector_wake_;
   std::deque<Pending> unacked_ ABSL_GUARDED_BY(mu_);  // by sequence
-  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;   // set by the constructor
   int64_t unacked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // The open stream (nullptr between streams), its progress and health.
   InsertCall* call_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -108,6 +108,33 @@ TEST(ReplayWriterTest, ItemsFromManyThreadsArriveExactlyOnce) {
   EXPECT_TRUE((*writer)->Close(In(absl::Seconds(5))).ok());
 }
 
+// A writer that replaces another with the same writer_id (an actor
+// restarted with its index) numbers its items above the old one's, so the
+// shard stores them instead of dropping them as replays; an explicit
+// first_sequence at or below what the shard stored shows the drop.
+TEST(ReplayWriterTest, ReplacementWriterWithTheSameIdIsNotDroppedAsReplays) {
+  auto shard = StartLocalShard(MakeFifoIdTable(/*shard_index=*/0));
+  for (int incarnation = 0; incarnation < 2; ++incarnation) {
+    auto writer = ReplayWriter::Create(
+        MakeWriterOptions(shard->address(), /*writer_id=*/5));
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE(
+        AppendIds(writer->get(), incarnation * 100, (incarnation + 1) * 100)
+            .ok());
+    ASSERT_TRUE((*writer)->Close(In(absl::Seconds(10))).ok());
+  }
+  ReplayWriterOptions options =
+      MakeWriterOptions(shard->address(), /*writer_id=*/5);
+  options.first_sequence = 1;
+  auto reused = ReplayWriter::Create(options);
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  ASSERT_TRUE(AppendIds(reused->get(), 200, 210).ok());
+  ASSERT_TRUE((*reused)->Close(In(absl::Seconds(10))).ok());
+  EXPECT_EQ((*reused)->stats().items_acked, 10);  // acked, but dropped
+  EXPECT_EQ(DrainIds(shard->address(), "ids", In(absl::Seconds(10))).value(),
+            Range(0, 200));
+}
+
 // A rate limiter that admits 15 inserts without samples blocks the server;
 // the writer then holds items until its buffer (4 items' bytes) is full,
 // and Append times out at its deadline. Samples free the limiter, and
@@ -164,7 +191,9 @@ TEST(ReplayWriterTest, BadItemsAreCountedAsRejectedWithTheServersMessage) {
   ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
   v1::Item bad = MakeIdItem("ids", 99);
   bad.mutable_columns(0)->set_dtype(v1::DTYPE_INT32);
+  // Flushed one by one: in one batch the first error would reject both.
   ASSERT_TRUE((*writer)->Append(bad, In(absl::Seconds(5))).ok());
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
   ASSERT_TRUE(
       (*writer)->Append(MakeIdItem("nope", 98), In(absl::Seconds(5))).ok());
   ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -68,6 +69,22 @@ std::set<int> ProcessesMentioning(const std::string& needle,
   return pids;
 }
 
+// The learner scalar names in a scalars.csv ("step,wall_time,name,value"),
+// except the episode returns, which depend on which episodes ended first.
+std::set<std::string> ScalarNames(const std::string& csv) {
+  std::set<std::string> names;
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const std::vector<std::string> fields = absl::StrSplit(line, ',');
+    if (fields.size() == 4 && !absl::StartsWith(fields[2], "episodes/")) {
+      names.insert(fields[2]);
+    }
+  }
+  return names;
+}
+
 class ShoalctlRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -75,8 +92,10 @@ class ShoalctlRunTest : public ::testing::Test {
     runs_ = dir_ + "/runs";
   }
 
-  // Starts `shoalctl run cartpole_dqn.yaml --set <set>`.
-  std::unique_ptr<ChildProcess> StartRun(const std::string& set) {
+  // Starts `shoalctl run cartpole_dqn.yaml --set <set>` (with --sync when
+  // `sync`).
+  std::unique_ptr<ChildProcess> StartRun(const std::string& set,
+                                         bool sync = false) {
     ChildProcessOptions options;
     options.name = "shoalctl";
     options.argv = {
@@ -86,6 +105,7 @@ class ShoalctlRunTest : public ::testing::Test {
         "--runs_dir=" + runs_,
         "--progress_every_s=2",
         "--set=" + set};
+    if (sync) options.argv.push_back("--sync");
     options.log_file = dir_ + "/shoalctl.log";
     auto child = ChildProcess::Start(options);
     EXPECT_TRUE(child.ok()) << child.status();
@@ -142,6 +162,51 @@ TEST_F(ShoalctlRunTest, LearnsAndStopsEveryChildCleanly) {
     EXPECT_FALSE(ReadAll(run_dir + file).empty()) << file;
   }
   EXPECT_TRUE(ProcessesMentioning(run_dir).empty());
+}
+
+// The synchronous baseline (one process alternating env steps and updates)
+// learns too and writes what the asynchronous run writes: the same
+// progress columns, summary keys and learner scalars.
+TEST_F(ShoalctlRunTest, SyncBaselineLearnsAndWritesTheSameMetrics) {
+  auto run = StartRun("stop.eval_return=120;stop.wall_time_s=150",
+                      /*sync=*/true);
+  ASSERT_NE(run, nullptr);
+  ASSERT_EQ(run->Wait(absl::Now() + absl::Seconds(200)), 0)
+      << ReadAll(dir_ + "/shoalctl.log");
+  const nlohmann::json summary = Summary();
+  ASSERT_FALSE(summary.is_discarded());
+  EXPECT_EQ(summary["mode"], "sync");
+  EXPECT_GE(summary["eval_return"].get<double>(), 120.0);
+  std::set<std::string> names;
+  for (const nlohmann::json& child : summary["children"]) {
+    names.insert(child["name"].get<std::string>());
+    EXPECT_EQ(child["exit_code"].get<int>(), 0) << child["name"];
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"sync", "eval"}));
+  const std::string sync_dir = RunDir(runs_);
+  auto header = [](const std::string& csv) {
+    return csv.substr(0, csv.find('\n'));
+  };
+  const std::string sync_progress = header(ReadAll(sync_dir + "/progress.csv"));
+  const std::set<std::string> sync_scalars =
+      ScalarNames(ReadAll(sync_dir + "/tb/scalars.csv"));
+  EXPECT_FALSE(sync_scalars.empty());
+  std::set<std::string> sync_keys;
+  for (const auto& item : summary.items()) sync_keys.insert(item.key());
+
+  // The asynchronous run of the same experiment, in a fresh runs dir.
+  runs_ = dir_ + "/async-runs";
+  auto async_run = StartRun("stop.eval_return=120;stop.wall_time_s=150");
+  ASSERT_NE(async_run, nullptr);
+  ASSERT_EQ(async_run->Wait(absl::Now() + absl::Seconds(200)), 0);
+  const std::string async_dir = RunDir(runs_);
+  EXPECT_EQ(header(ReadAll(async_dir + "/progress.csv")), sync_progress);
+  EXPECT_EQ(ScalarNames(ReadAll(async_dir + "/tb/scalars.csv")), sync_scalars);
+  const nlohmann::json async_summary = Summary();
+  std::set<std::string> async_keys;
+  for (const auto& item : async_summary.items()) async_keys.insert(item.key());
+  EXPECT_EQ(async_keys, sync_keys);
+  EXPECT_EQ(async_summary["mode"], "async");
 }
 
 TEST_F(ShoalctlRunTest, SigintHalfwayLeavesNoProcess) {

@@ -2,6 +2,7 @@
 // a config or a one-line error, never a crash.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -14,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       shoal::ParseExperimentConfig(text, "fuzz.yaml");
   if (!config.ok() &&
       std::string(config.status().message()).find('\n') != std::string::npos) {
+    std::fprintf(stderr, "error of more than one line: %s\n",
+                 std::string(config.status().message()).c_str());
     __builtin_trap();  // errors must be one line
   }
   return 0;

@@ -6,6 +6,32 @@
 #include <vector>
 
 #include "common/tensor_codec.h"
+#include "tests/fuzz/fuzz_seeds.h"
+
+namespace {
+
+// Tensors the spec below accepts, and one it refuses.
+shoal::fuzz::Seeds MakeSeeds() {
+  shoal::fuzz::Seeds seeds;
+  shoal::v1::Tensor tensor;
+  const std::vector<float> f32(8, 1.5f);
+  (void)shoal::EncodeTensor<float>(f32, {2, 4}, &tensor);
+  seeds.emplace_back("float32_2x4", tensor.SerializeAsString());
+  const std::vector<double> f64(4, -2.0);
+  (void)shoal::EncodeTensor<double>(f64, {1, 4}, &tensor);
+  seeds.emplace_back("float64_1x4", tensor.SerializeAsString());
+  const std::vector<int32_t> i32(3, 7);
+  (void)shoal::EncodeTensor<int32_t>(i32, {3}, &tensor);
+  seeds.emplace_back("int32_3", tensor.SerializeAsString());
+  return seeds;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  shoal::fuzz::WriteSeedsIfAsked(MakeSeeds);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   shoal::v1::Tensor tensor;

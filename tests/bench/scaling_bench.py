@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""The scaling study: shoal's asynchronous system against the synchronous
+baseline (`shoalctl run --sync`), on pendulum_sac with a step cost of 0, 1000
+and 10000 us and on ks_sac, with 1, 2, 4, 8 and 16 actors. Prints JSON lines
+{"bench", "value", "unit"[, "limit", "ratio"]}; not a timed test.
+
+    python3 tests/bench/scaling_bench.py [--build build] [--budget_s 90]
+        [--costs 0,1000,10000] [--actors 1,2,4,8,16] [--no_ks]
+        [--ratios 64,256] [--out_dir scaling-out]
+
+Per run: env steps/s and learner updates/s at steady state (from the run's
+progress.csv, after the first 5 s), policy lag mean and max, seconds and env
+steps to the target return (pendulum: -200; ks has none: the return reached
+at the budget), the final return. Per setting: parallel efficiency = steps/s
+with k actors / (k x steps/s with 1), learner updates/s relative to the cheap
+env's, and the speed-up and sample-efficiency ratio of 8 actors against the
+synchronous baseline.
+
+Throughput runs let the actors run free (a min_size rate limiter); the
+update-to-data study (--ratios) pins samples_per_insert and reports return
+against wall clock for each ratio. Every run's evals.csv and progress.csv
+are copied to --out_dir for scripts/plot_scaling.sh.
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CHEAP_ENVS = 16  # envs in total where the env is cheap
+
+
+def emit(bench, value, unit, limit=None, higher_is_better=True):
+    line = {"bench": bench, "value": value, "unit": unit}
+    if limit is not None and value is not None:
+        line["limit"] = limit
+        line["ratio"] = round(value / limit if higher_is_better
+                              else limit / value if value else 0.0, 4)
+    print(json.dumps(line), flush=True)
+
+
+def steady_rates(progress_csv, skip_s=5.0):
+    """Env steps/s and updates/s between the first row after skip_s and the
+    last row of a run's progress.csv."""
+    with open(progress_csv) as f:
+        rows = list(csv.DictReader(f))
+    rows = [r for r in rows if float(r["elapsed_s"]) >= skip_s] or rows
+    first, last = rows[0], rows[-1]
+    span = float(last["elapsed_s"]) - float(first["elapsed_s"])
+    if span <= 0:
+        return 0.0, 0.0
+    env = (int(last["env_steps"]) - int(first["env_steps"])) / span
+    learner = (int(last["learner_steps"]) - int(first["learner_steps"])) / span
+    return env, learner
+
+
+def run(args, recipe, name, sets, sync=False):
+    config = os.path.join(args.source, "deploy", "configs", recipe + ".yaml")
+    runs_dir = tempfile.mkdtemp(prefix="shoal-scaling-")
+    cmd = [os.path.join(args.build, "tools", "shoalctl"), "run", config,
+           "--runs_dir", runs_dir, "--progress_every_s", "60",
+           "--set", ";".join(sets)]
+    if sync:
+        cmd.append("--sync")
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    (run_dir,) = [os.path.join(runs_dir, d) for d in os.listdir(runs_dir)]
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        summary = json.load(f)
+    env_rate, learner_rate = steady_rates(os.path.join(run_dir, "progress.csv"))
+    for part in ("evals.csv", "progress.csv"):
+        target = os.path.join(args.out_dir, f"{name}.{part}")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(os.path.join(run_dir, part), target)
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    result = {
+        "env_steps_per_s": round(env_rate, 1),
+        "learner_updates_per_s": round(learner_rate, 1),
+        "policy_lag_mean": summary["policy_lag_mean"],
+        "policy_lag_max": summary["policy_lag_max"],
+        "seconds_to_target": summary.get("seconds_to_target"),
+        "env_steps_to_target": summary.get("env_steps_to_target"),
+        "final_return": summary.get("eval_return"),
+        "elapsed_s": round(summary["elapsed_s"], 1),
+    }
+    units = {"env_steps_per_s": "steps/s", "learner_updates_per_s": "updates/s",
+             "policy_lag_mean": "versions", "policy_lag_max": "versions",
+             "seconds_to_target": "s", "env_steps_to_target": "steps",
+             "final_return": "return", "elapsed_s": "s"}
+    for key, value in result.items():
+        emit(f"scaling/{name}/{key}", value, units[key])
+    sys.stderr.write(f"scaling_bench: {name}: {json.dumps(result)}\n")
+    return result
+
+
+def setting(args, recipe, label, cost, slow, target):
+    """Sync baseline plus 1..16 actors for one env setting."""
+    base = [f"stop.wall_time_s={args.budget_s}",
+            "tables[transitions].rate_limiter.kind=min_size"]
+    if cost is not None:
+        base.append(f"env.step_cost_us={cost}")
+    if target is None:
+        base.append("stop.env_steps=0")
+    sync_envs = 1 if slow else CHEAP_ENVS
+    sync = run(args, recipe, f"{label}/sync",
+               base + [f"actor.num_envs={sync_envs}"], sync=True)
+    results = {}
+    for k in args.actors:
+        envs = 1 if slow else max(1, CHEAP_ENVS // k)
+        results[k] = run(args, recipe, f"{label}/async{k}",
+                         base + [f"actor.num_actors={k}",
+                                 f"actor.num_envs={envs}"])
+    one = results.get(1)
+    for k, r in results.items():
+        if one and one["env_steps_per_s"] > 0 and slow:
+            emit(f"scaling/{label}/async{k}/parallel_efficiency",
+                 round(r["env_steps_per_s"] / (k * one["env_steps_per_s"]), 4),
+                 "fraction", limit=0.9)
+    eight = results.get(8)
+    if eight and target is not None and sync["seconds_to_target"] and \
+            eight["seconds_to_target"]:
+        emit(f"scaling/{label}/async8_speedup_to_target",
+             round(sync["seconds_to_target"] / eight["seconds_to_target"], 3),
+             "x", limit=4.0)
+        emit(f"scaling/{label}/async8_env_steps_to_target_vs_sync",
+             round(eight["env_steps_to_target"] / sync["env_steps_to_target"],
+                   3), "x", limit=1.5, higher_is_better=False)
+    return sync, results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--source", default=os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    parser.add_argument("--budget_s", type=int, default=90)
+    parser.add_argument("--costs", default="0,1000,10000")
+    parser.add_argument("--actors", default="1,2,4,8,16")
+    parser.add_argument("--no_ks", action="store_true")
+    parser.add_argument("--ratios", default="64,256")
+    parser.add_argument("--out_dir", default="scaling-out")
+    args = parser.parse_args()
+    args.actors = [int(k) for k in args.actors.split(",") if k]
+    updates = {}
+    for cost in [int(c) for c in args.costs.split(",") if c]:
+        label = f"pendulum_sac/cost{cost}"
+        sync, results = setting(args, "pendulum_sac", label, cost,
+                                slow=cost > 0, target=-200)
+        if results:
+            updates[cost] = max(r["learner_updates_per_s"]
+                                for r in results.values())
+    if 0 in updates:
+        for cost, rate in updates.items():
+            emit(f"scaling/pendulum_sac/cost{cost}/learner_updates_vs_cheap",
+                 round(rate / updates[0], 3) if updates[0] else None, "x")
+    if not args.no_ks:
+        setting(args, "ks_sac", "ks_sac", None, slow=True, target=None)
+    # Update-to-data: 8 actors at 10 ms per step, the ratio pinned.
+    for ratio in [int(r) for r in args.ratios.split(",") if r]:
+        run(args, "pendulum_sac", f"pendulum_sac/cost10000/ratio{ratio}",
+            [f"stop.wall_time_s={args.budget_s}", "env.step_cost_us=10000",
+             "actor.num_actors=8", "actor.num_envs=1",
+             f"tables[transitions].rate_limiter.samples_per_insert={ratio}"])
+
+
+if __name__ == "__main__":
+    main()
