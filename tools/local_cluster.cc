@@ -121,9 +121,15 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
 
 absl::Status LocalCluster::StartEval() {
   if (!options_.eval) return absl::OkStatus();
+  // Evaluation does not pay the simulated step cost: returns are the same,
+  // and rounds of slow envs would otherwise take most of the run. The last
+  // --set wins.
+  const std::string set = absl::StrCat(
+      options_.set, options_.set.empty() ? "" : ";", "env.step_cost_us=0");
   return StartChild(ChildRole::kEval, "eval", options_.binaries.actor,
                     {"--eval", "--actor_index=0",
-                     absl::StrCat("--learner=", learner_address_)});
+                     absl::StrCat("--learner=", learner_address_),
+                     absl::StrCat("--set=", set)});
 }
 
 LocalCluster::~LocalCluster() {

@@ -16,7 +16,8 @@ with k actors / (k x steps/s with 1), learner updates/s relative to the cheap
 env's, and the speed-up and sample-efficiency ratio of 8 actors against the
 synchronous baseline.
 
-Throughput runs let the actors run free (a min_size rate limiter); the
+Throughput runs let the actors run free (an error buffer of 1e12 on the
+ratio limiter); the
 update-to-data study (--ratios) pins samples_per_insert and reports return
 against wall clock for each ratio. Every run's evals.csv and progress.csv
 are copied to --out_dir for scripts/plot_scaling.sh.
@@ -66,8 +67,12 @@ def run(args, recipe, name, sets, sync=False):
            "--set", ";".join(sets)]
     if sync:
         cmd.append("--sync")
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    (run_dir,) = [os.path.join(runs_dir, d) for d in os.listdir(runs_dir)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    dirs = [os.path.join(runs_dir, d) for d in os.listdir(runs_dir)]
+    if len(dirs) != 1:
+        raise SystemExit(f"scaling_bench: {name}: no run: {proc.stdout[-2000:]}")
+    run_dir = dirs[0]
     with open(os.path.join(run_dir, "summary.json")) as f:
         summary = json.load(f)
     env_rate, learner_rate = steady_rates(os.path.join(run_dir, "progress.csv"))
@@ -99,7 +104,7 @@ def run(args, recipe, name, sets, sync=False):
 def setting(args, recipe, label, cost, slow, target):
     """Sync baseline plus 1..16 actors for one env setting."""
     base = [f"stop.wall_time_s={args.budget_s}",
-            "tables[transitions].rate_limiter.kind=min_size"]
+            "tables[transitions].rate_limiter.error_buffer=1e12"]
     if cost is not None:
         base.append(f"env.step_cost_us={cost}")
     if target is None:
