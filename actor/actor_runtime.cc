@@ -49,9 +49,8 @@ absl::StatusOr<std::unique_ptr<ActorRuntime>> ActorRuntime::Start(
   return r;
 }
 
-ActorRuntime::~ActorRuntime() {
-  if (watcher_ != nullptr) watcher_->Stop();
-}
+// The watcher, destroyed first (declared last), stops itself.
+ActorRuntime::~ActorRuntime() = default;
 
 void ActorRuntime::CloseWriter(absl::Duration flush_timeout) {
   if (writer_ == nullptr) return;
