@@ -153,7 +153,6 @@ Table::~Table() {
   for (Slot& slot : slots_) {
     if (slot.data != nullptr) FreePayload(slot.data);
   }
-  for (char* data : deferred_frees_) FreePayload(data);
 }
 
 int64_t Table::ItemBytes(const v1::Item& item) const {
@@ -298,10 +297,13 @@ void Table::DeleteSlot(uint32_t index) {
   rate_limiter_->Delete(&mu_);
   bytes_ -= PayloadBytes(slot);
   --size_;
-  if (checkpoints_reading_ > 0) {
-    deferred_frees_.push_back(slot.data);
+  if (!walk_.has_value() || slot.inserted_at > walk_->last_inserted_at ||
+      walk_->Position(index) < walk_->chunk_begin) {
+    FreePayload(slot.data);  // not in the running checkpoint, or written
+  } else if (walk_->Position(index) < walk_->chunk_end) {
+    walk_->deleted_in_chunk.push_back(slot.data);
   } else {
-    FreePayload(slot.data);
+    walk_->deleted_unwritten.push_back({index, slot});
   }
   slot = Slot();
   free_slots_.push_back(index);
@@ -374,6 +376,7 @@ void Table::InsertLocked(const v1::Item& item, int64_t bytes,
     index = static_cast<uint32_t>(slots_.size());
     slots_.emplace_back();
   }
+  last_insert_slot_ = index;
   Slot& slot = slots_[index];
   slot.data = StorePayload(item);
   slot.priority = item.priority();

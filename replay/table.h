@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,19 +150,24 @@ class Table {
   // Wakes every waiter with CANCELLED, now and in future (shutdown).
   void Cancel() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Writes a TableCheckpointHeader and every item, in insertion order, to
-  // `writer`. Copies the metadata under mu_ and writes the payloads outside
-  // it, so inserts and samples go on meanwhile (blocks they free are kept
-  // until the write ends). Returns the number of items written.
+  // Writes a TableCheckpointHeader and every item the table held when the
+  // call began (a point-in-time set; priorities and sample counts may be
+  // newer) to `writer`. Walks the slots in chunks, holding mu_ only to copy
+  // a chunk's metadata, so inserts and samples go on meanwhile. An item
+  // deleted before the walk reached it is handed to the writer with its
+  // block; a block deleted while its chunk is written is freed after it.
+  // Memory beyond the table's own: one chunk's metadata plus what is
+  // deleted during one chunk's write. One checkpoint at a time.
+  // Returns the number of items written.
   absl::StatusOr<int64_t> WriteCheckpoint(RecordWriter* writer)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(mu_, checkpoint_mu_);
 
   // Loads the items that follow `header` in `reader`, replacing the table's
   // contents, counters, rate-limiter cursor and writer sequences. Keys stay
   // valid. FAILED_PRECONDITION when the signature differs from the table's;
   // DATA_LOSS when the records are cut short.
   absl::Status RestoreCheckpoint(const v1::TableCheckpointHeader& header,
-                                 RecordReader* reader) ABSL_LOCKS_EXCLUDED(mu_);
+                                 RecordReader* reader) ABSL_LOCKS_EXCLUDED(mu_, checkpoint_mu_);
 
  private:
   // Dense per-item metadata; the payload lives in a pool block (or, for
@@ -248,10 +254,30 @@ class Table {
   int64_t inserts_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t samples_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
-  // While > 0 a checkpoint reads payload blocks outside mu_: frees are
-  // deferred to deferred_frees_ instead of reusing the blocks.
-  int checkpoints_reading_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<char*> deferred_frees_ ABSL_GUARDED_BY(mu_);
+  uint32_t last_insert_slot_ ABSL_GUARDED_BY(mu_) = 0;
+  // Serialises WriteCheckpoint and RestoreCheckpoint; taken before mu_.
+  absl::Mutex checkpoint_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  struct IndexedSlot {
+    uint32_t index;
+    Slot slot;
+  };
+  // The walk of the running checkpoint, if any (see WriteCheckpoint).
+  // It visits slots from `first` up to `end`, then from 0 (positions count
+  // the slots visited): `first` follows the newest insert, so in a full fifo
+  // table the walk goes oldest first and evictions trail behind it.
+  struct CheckpointWalk {
+    uint64_t last_inserted_at;  // items inserted after the start are not in it
+    uint32_t end;               // slots_.size() at the start
+    uint32_t first;             // the slot at position 0
+    uint32_t chunk_begin = 0;   // positions below were written
+    uint32_t chunk_end = 0;     // [chunk_begin, chunk_end) is being written
+    uint32_t Position(uint32_t slot) const {
+      return slot >= first ? slot - first : slot + (end - first);
+    }
+    std::vector<IndexedSlot> deleted_unwritten;  // items (and blocks) unwritten
+    std::vector<char*> deleted_in_chunk;  // blocks to free once it is written
+  };
+  std::optional<CheckpointWalk> walk_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal

@@ -49,30 +49,15 @@ absl::Status CheckRestoredItem(const v1::Item& item,
 }  // namespace
 
 absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
-  struct Entry {
-    uint32_t index;
-    Slot slot;
-    int64_t bytes;  // of the stored block
-  };
-  std::vector<Entry> entries;
+  absl::MutexLock checkpoint_lock(&checkpoint_mu_);
   v1::TableCheckpointHeader header;
   {
     absl::MutexLock lock(&mu_);
-    entries.reserve(size_);
-    for (uint32_t i = 0; i < slots_.size(); ++i) {
-      const Slot& slot = slots_[i];
-      if (slot.data == nullptr) continue;
-      const int64_t block = fixed_item_bytes_ > 0
-                                ? fixed_item_bytes_
-                                : static_cast<int64_t>(sizeof(VariableHeader)) +
-                                      VariableHeaderOf(slot).serialized_bytes;
-      entries.push_back({i, slot, block});
-    }
     header.set_name(options_.name);
     for (const v1::TensorSpec& spec : options_.signature) {
       *header.add_signature() = spec;
     }
-    header.set_num_items(static_cast<int64_t>(entries.size()));
+    header.set_num_items(size_);
     header.set_insert_counter(insert_counter_);
     header.set_inserts(inserts_);
     header.set_samples(samples_);
@@ -86,36 +71,85 @@ absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
       w->set_writer_id(writer_id);
       w->set_last_sequence(last);
     }
-    ++checkpoints_reading_;
+    walk_.emplace();
+    walk_->last_inserted_at = insert_counter_;
+    walk_->end = static_cast<uint32_t>(slots_.size());
+    walk_->first = last_insert_slot_ + 1 < walk_->end ? last_insert_slot_ + 1 : 0;
   }
-  // Payload blocks are immutable and, while checkpoints_reading_ > 0, never
-  // freed: reading them without mu_ is safe.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.slot.inserted_at < b.slot.inserted_at;
-  });
   absl::Status status = writer->Write(header);
+  int64_t written = 0;
   v1::CheckpointItem record;
-  for (size_t i = 0; status.ok() && i < entries.size(); ++i) {
-    const Entry& e = entries[i];
-    record.set_slot(e.index);
-    record.set_inserted_at(e.slot.inserted_at);
-    record.set_priority(e.slot.priority);
-    record.set_times_sampled(e.slot.times_sampled);
-    record.set_policy_version(e.slot.policy_version);
-    record.set_actor_index(e.slot.actor_index);
-    record.set_env_id(e.slot.env_id);
-    record.set_payload(e.slot.data, e.bytes);
+  auto write = [&](const IndexedSlot& item) {
+    const Slot& slot = item.slot;
+    // Blocks are immutable, and this one is neither freed nor reused until
+    // the walk lets it go: reading it without mu_ is safe.
+    const int64_t block = fixed_item_bytes_ > 0
+                              ? fixed_item_bytes_
+                              : static_cast<int64_t>(sizeof(VariableHeader)) +
+                                    VariableHeaderOf(slot).serialized_bytes;
+    record.set_slot(item.index);
+    record.set_inserted_at(slot.inserted_at);
+    record.set_priority(slot.priority);
+    record.set_times_sampled(slot.times_sampled);
+    record.set_policy_version(slot.policy_version);
+    record.set_actor_index(slot.actor_index);
+    record.set_env_id(slot.env_id);
+    record.set_payload(slot.data, block);
     status = writer->Write(record);
+    ++written;
+  };
+  constexpr uint32_t kChunkSlots = 4096;
+  std::vector<IndexedSlot> chunk;
+  chunk.reserve(kChunkSlots);
+  std::vector<IndexedSlot> unwritten;  // owned: deleted from the table
+  auto free_written = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (char* data : walk_->deleted_in_chunk) FreePayload(data);
+    walk_->deleted_in_chunk.clear();
+    for (const IndexedSlot& item : unwritten) FreePayload(item.slot.data);
+    unwritten.clear();
+  };
+  while (true) {
+    chunk.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      free_written();
+      if (!status.ok()) break;
+      unwritten.swap(walk_->deleted_unwritten);
+      walk_->chunk_begin = walk_->chunk_end;
+      if (walk_->chunk_begin == walk_->end && unwritten.empty()) break;
+      walk_->chunk_end = std::min(walk_->end, walk_->chunk_begin + kChunkSlots);
+      for (uint32_t p = walk_->chunk_begin; p < walk_->chunk_end; ++p) {
+        const uint32_t i = p < walk_->end - walk_->first
+                               ? walk_->first + p
+                               : p - (walk_->end - walk_->first);
+        if (i >= slots_.size()) continue;  // Reset never shrinks; be safe
+        const Slot& slot = slots_[i];
+        if (slot.data != nullptr &&
+            slot.inserted_at <= walk_->last_inserted_at) {
+          chunk.push_back({i, slot});
+        }
+      }
+    }
+    for (size_t i = 0; status.ok() && i < chunk.size(); ++i) write(chunk[i]);
+    for (size_t i = 0; status.ok() && i < unwritten.size(); ++i) {
+      write(unwritten[i]);
+    }
   }
   {
     absl::MutexLock lock(&mu_);
-    if (--checkpoints_reading_ == 0) {
-      for (char* data : deferred_frees_) FreePayload(data);
-      deferred_frees_.clear();
+    free_written();
+    for (const IndexedSlot& item : walk_->deleted_unwritten) {
+      FreePayload(item.slot.data);
     }
+    walk_.reset();
   }
   if (!status.ok()) return status;
-  return static_cast<int64_t>(entries.size());
+  if (written != header.num_items()) {
+    return absl::InternalError(
+        absl::StrCat("checkpoint of table ", options_.name, " wrote ", written,
+                     " items of ", header.num_items()));
+  }
+  return written;
 }
 
 absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
@@ -174,6 +208,12 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
           absl::StrCat(where, ": item in slot ", item.slot(), " is malformed"));
     }
   }
+  // Selectors keep insertion order (fifo, lifo): insert as the table did.
+  std::sort(items.begin(), items.end(),
+            [](const v1::CheckpointItem& a, const v1::CheckpointItem& b) {
+              return a.inserted_at() < b.inserted_at();
+            });
+  absl::MutexLock checkpoint_lock(&checkpoint_mu_);
   absl::MutexLock lock(&mu_);
   // Every payload must hold an item this table accepts: samplers, encoders
   // and clients trust what is stored.

@@ -14,14 +14,17 @@
 // call ReplayServer::Checkpoint() over and over; a new ReplayServer on the
 // same directory must restore exactly the item count that the newest
 // checkpoint reported.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -30,6 +33,7 @@
 
 #include "common/tensor_codec.h"
 #include "common/test_util.h"
+#include "replay/record_file.h"
 #include "replay/replay_server.h"
 #include "replay/table.h"
 
@@ -273,6 +277,84 @@ TEST(CheckpointConcurrencyTest, CheckpointsWhileInsertingRestoreTheirCount) {
   }
   EXPECT_EQ(items, newest.items());
   std::filesystem::remove_all(dir);
+}
+
+// While one thread inserts into a full table as fast as it can (each insert
+// evicts an item), every checkpoint must hold exactly the items of the
+// moment it began, each once, each with its own payload. A fifo table holds
+// exactly the last max_size items inserted: inserted_at in
+// (insert_counter - max_size, insert_counter]; the walk goes oldest first
+// and evictions trail it. A uniform remover evicts ahead of the walk too, so
+// items deleted before the walk reached them must be written as well.
+void CheckpointsWhileEvicting(SelectorKind remover) {
+  constexpr int64_t kSize = 20000;  // several walk chunks
+  TableOptions options = MakeOptions("full", SelectorKind::kUniform);
+  options.max_size = kSize;
+  options.remover = remover;
+  std::unique_ptr<Table> table = Table::Create(options).value();
+  uint64_t seq = 0;
+  auto insert = [&] {
+    ++seq;
+    ASSERT_TRUE(table
+                    ->Insert(MakeItem("full", static_cast<float>(seq)),
+                             /*writer_id=*/1, seq, absl::InfiniteFuture())
+                    .ok());
+  };
+  while (seq < kSize) insert();
+  std::atomic<bool> stop{false};
+  std::thread inserter([&] {
+    while (!stop.load()) insert();
+  });
+  const std::string dir = MakeTempDir("checkpoint_walk").value();
+  int64_t most_inserted_during_a_write = 0;
+  for (int round = 0; round < 20; ++round) {
+    const std::string path = dir + "/table.records";
+    {
+      RecordWriter writer = RecordWriter::Open(path).value();
+      absl::StatusOr<int64_t> written = table->WriteCheckpoint(&writer);
+      ASSERT_TRUE(written.ok()) << written.status();
+      EXPECT_EQ(*written, kSize);
+      ASSERT_TRUE(writer.Close().ok());
+    }
+    RecordReader reader = RecordReader::Open(path).value();
+    v1::TableCheckpointHeader header;
+    ASSERT_TRUE(reader.Read(&header).ok());
+    ASSERT_EQ(header.num_items(), kSize);
+    most_inserted_during_a_write =
+        std::max(most_inserted_during_a_write,
+                 table->Info().inserts() - header.inserts());
+    const uint64_t last = header.insert_counter();
+    absl::flat_hash_set<uint64_t> seen;
+    for (int64_t i = 0; i < header.num_items(); ++i) {
+      v1::CheckpointItem item;
+      ASSERT_TRUE(reader.Read(&item).ok());
+      ASSERT_LE(item.inserted_at(), last);
+      if (remover == SelectorKind::kFifo) {
+        ASSERT_GT(item.inserted_at(), last - kSize);
+      }
+      ASSERT_TRUE(seen.insert(item.inserted_at()).second)
+          << "item " << item.inserted_at() << " twice";
+      float value;
+      std::memcpy(&value, item.payload().data(), sizeof(value));
+      // One writer without resends: the table's insert counter is seq.
+      ASSERT_EQ(value, static_cast<float>(item.inserted_at()));
+    }
+    v1::CheckpointItem extra;
+    EXPECT_EQ(reader.Read(&extra).code(), absl::StatusCode::kOutOfRange);
+  }
+  stop = true;
+  inserter.join();
+  // The walks ran while items were evicted under them.
+  EXPECT_GT(most_inserted_during_a_write, 1000);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CheckpointConcurrencyTest, AFullFifoTableWritesExactlyWhatItHeldAtTheStart) {
+  CheckpointsWhileEvicting(SelectorKind::kFifo);
+}
+
+TEST(CheckpointConcurrencyTest, AUniformRemoverEvictingAheadOfTheWalkLosesNothing) {
+  CheckpointsWhileEvicting(SelectorKind::kUniform);
 }
 
 }  // namespace

@@ -223,7 +223,15 @@ TEST_F(ShoalctlRunTest, SigintHalfwayLeavesNoProcess) {
   ASSERT_FALSE(summary.is_discarded());
   EXPECT_EQ(summary["stop_reason"], "interrupted");
   EXPECT_FALSE(summary["target_reached"].get<bool>());
-  EXPECT_TRUE(summary["clean_shutdown"].get<bool>());
+  std::string unclean;
+  for (const nlohmann::json& child : summary["children"]) {
+    if (child["exit_code"].get<int>() == 0) continue;
+    const std::string log = ReadAll(child["log"].get<std::string>());
+    unclean += child["name"].get<std::string>() + " exited " +
+               std::to_string(child["exit_code"].get<int>()) + ":\n" +
+               log.substr(log.size() > 3000 ? log.size() - 3000 : 0) + "\n";
+  }
+  EXPECT_TRUE(summary["clean_shutdown"].get<bool>()) << unclean;
 }
 
 TEST_F(ShoalctlRunTest, ChildKilledMidRunIsReportedWithItsLog) {

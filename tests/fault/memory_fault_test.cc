@@ -163,19 +163,12 @@ TEST(MemoryFaultTest, ShardAtMaxBytesStaysWithinItsBoundUnderInserts) {
   RunAtMaxBytes({});
 }
 
-// The same with a checkpoint every second. FAILS today: resident memory
-// settles at 1.8-2.0x the bound (about +30 MiB here), while the run above
-// stays at 1.0x. Each checkpoint (table_checkpoint.cc) copies the metadata
-// of every item into one vector (56 bytes an item, 19 MiB for this table),
-// and while it writes the payloads outside the lock, the blocks of evicted
-// items are kept from reuse (deferred frees), so every insert meanwhile
-// takes a new block and the block pool, which never shrinks, grows by
-// what is inserted during one checkpoint write.
-// DISABLED: a known bug (issue 8 note): checkpoints under insert load hold
-// 1.8-2x the bound (the per-item metadata copy and blocks not reused while
-// a checkpoint writes). Run with --gtest_also_run_disabled_tests.
+// The same with a checkpoint every second. A checkpoint walks the table in
+// chunks instead of copying every item's metadata (which held 1.8-2x the
+// bound here), and frees the blocks of evicted items as soon as the walk
+// has written them, so the block pool does not grow while it writes.
 TEST(MemoryFaultTest,
-     DISABLED_CheckpointsAtMaxBytesStayWithinTheBoundUnderInserts) {
+     CheckpointsAtMaxBytesStayWithinTheBoundUnderInserts) {
   RunAtMaxBytes({"--checkpoint_dir=$DIR/replay", "--checkpoint_every_s=1"});
 }
 
