@@ -17,12 +17,13 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# The whole suite through ctest.
+# The whole suite through ctest, then the sanitizer builds and fuzzers.
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	@JOBS=$(JOBS) bash scripts/check_sanitizers.sh $(BUILD_DIR)-sanitize
 
-# The sanitizer builds and the fuzzers (scripts/check_sanitizers.sh, in
-# $(BUILD_DIR)-sanitize): ASan+UBSan unit tests of common/ and replay/,
+# The sanitizer builds and the fuzzers alone (scripts/check_sanitizers.sh,
+# in $(BUILD_DIR)-sanitize): ASan+UBSan unit tests of common/ and replay/,
 # every fuzzer for 30 s, ThreadSanitizer concurrency tests.
 sanitize: deps
 	@JOBS=$(JOBS) bash scripts/check_sanitizers.sh $(BUILD_DIR)-sanitize

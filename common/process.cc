@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -18,6 +20,16 @@
 namespace shoal {
 
 void ParseFlags(int argc, char** argv, absl::string_view usage) {
+  // A crash (SIGSEGV, SIGABRT from a failed assertion, ...) prints the
+  // failing thread's stack to stderr, that is to the process's log. Abseil
+  // also claims SIGTERM, which is a shutdown request here: keep ours.
+  absl::InitializeSymbolizer(argv[0]);
+  struct sigaction term, interrupt;
+  sigaction(SIGTERM, nullptr, &term);
+  sigaction(SIGINT, nullptr, &interrupt);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
+  sigaction(SIGTERM, &term, nullptr);
+  sigaction(SIGINT, &interrupt, nullptr);
   absl::FlagsUsageConfig config;
   config.contains_helpshort_flags = [](absl::string_view file) {
     return absl::EndsWith(file, "_main.cc");

@@ -16,6 +16,8 @@ namespace shoal {
 
 // Parses the command line with absl flags. `--help` lists the flags of the
 // binary's own *_main.cc file (and exits 0); `--helpfull` lists all.
+// Also installs Abseil's failure signal handler (a crash prints a symbolized
+// stack trace on stderr), leaving SIGTERM and SIGINT as they were.
 void ParseFlags(int argc, char** argv, absl::string_view usage);
 
 // Prints "<program>: <message>" as one line on stderr and exits with 2.

@@ -15,6 +15,7 @@
 
 #include "common/tensor_codec.h"
 #include "common/test_util.h"
+#include "replay/record_file.h"
 #include "replay/replay_server.h"
 
 namespace shoal {
@@ -247,6 +248,47 @@ TEST(ReplayCheckpointTest, ChangedSignatureIsAFailedPreconditionAtCreate) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(),
               HasSubstr("checkpoint of table fixed: its signature differs"));
+  fs::remove_all(dir);
+}
+
+// An item the insert counter never counted (inserted_at 0 or above the
+// header's counter) cannot come from a table: the file is refused whole.
+TEST(ReplayCheckpointTest, AnItemInsertedAfterTheCounterIsDataLoss) {
+  const std::string dir = MakeTempDir("replay_checkpoint").value();
+  std::unique_ptr<ReplayServer> server = MakeServer(MakeOptions(dir));
+  ASSERT_NE(server, nullptr);
+  Fill(*server, /*first=*/1, /*n=*/3);
+  Table* table = server->FindTable("fixed");
+  const std::string path = dir + "/fixed.records";
+  {
+    RecordWriter writer = RecordWriter::Open(path).value();
+    ASSERT_EQ(table->WriteCheckpoint(&writer).value(), 3);
+    ASSERT_TRUE(writer.Close().ok());
+  }
+  for (const uint64_t bad : {uint64_t{0}, uint64_t{4}}) {
+    RecordReader reader = RecordReader::Open(path).value();
+    v1::TableCheckpointHeader header;
+    ASSERT_TRUE(reader.Read(&header).ok());
+    ASSERT_EQ(header.insert_counter(), 3u);
+    std::vector<v1::CheckpointItem> items(3);
+    for (v1::CheckpointItem& item : items) ASSERT_TRUE(reader.Read(&item).ok());
+    items[1].set_inserted_at(bad);
+    const std::string edited = dir + "/edited.records";
+    {
+      RecordWriter writer = RecordWriter::Open(edited).value();
+      ASSERT_TRUE(writer.Write(header).ok());
+      for (const auto& item : items) ASSERT_TRUE(writer.Write(item).ok());
+      ASSERT_TRUE(writer.Close().ok());
+    }
+    RecordReader edited_reader = RecordReader::Open(edited).value();
+    ASSERT_TRUE(edited_reader.Read(&header).ok());
+    const absl::Status restored =
+        table->RestoreCheckpoint(header, &edited_reader);
+    EXPECT_EQ(restored.code(), absl::StatusCode::kDataLoss) << restored;
+    EXPECT_THAT(restored.message(),
+                HasSubstr(absl::StrCat("slot ", items[1].slot())));
+    EXPECT_EQ(table->Info().size(), 3);  // nothing changed
+  }
   fs::remove_all(dir);
 }
 

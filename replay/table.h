@@ -269,8 +269,8 @@ class Table {
     uint64_t last_inserted_at;  // items inserted after the start are not in it
     uint32_t end;               // slots_.size() at the start
     uint32_t first;             // the slot at position 0
-    uint32_t chunk_begin = 0;   // positions below were written
-    uint32_t chunk_end = 0;     // [chunk_begin, chunk_end) is being written
+    uint32_t chunk_begin;       // positions below were written
+    uint32_t chunk_end;         // [chunk_begin, chunk_end) is being written
     uint32_t Position(uint32_t slot) const {
       return slot >= first ? slot - first : slot + (end - first);
     }

@@ -71,10 +71,12 @@ absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
       w->set_writer_id(writer_id);
       w->set_last_sequence(last);
     }
-    walk_.emplace();
+    const uint32_t end = static_cast<uint32_t>(slots_.size());
+    walk_ = CheckpointWalk{};
     walk_->last_inserted_at = insert_counter_;
-    walk_->end = static_cast<uint32_t>(slots_.size());
-    walk_->first = last_insert_slot_ + 1 < walk_->end ? last_insert_slot_ + 1 : 0;
+    walk_->end = end;
+    walk_->first = last_insert_slot_ + 1 < end ? last_insert_slot_ + 1 : 0;
+    walk_->chunk_begin = walk_->chunk_end = 0;
   }
   absl::Status status = writer->Write(header);
   int64_t written = 0;
@@ -202,7 +204,11 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
         fixed_item_bytes_ > 0
             ? static_cast<int64_t>(item.payload().size()) == fixed_item_bytes_
             : item.payload().size() >= sizeof(VariableHeader);
+    // Every stored item was counted by the insert counter when it came
+    // (a checkpoint walk relies on it).
     if (!size_ok || item.slot() >= options_.max_size ||
+        item.inserted_at() == 0 ||
+        item.inserted_at() > header.insert_counter() ||
         item.times_sampled() < 0 || !used_slots.insert(item.slot()).second) {
       return absl::DataLossError(
           absl::StrCat(where, ": item in slot ", item.slot(), " is malformed"));
@@ -264,8 +270,10 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
   size_ = 0;
   bytes_ = 0;
   uint32_t used = 0;
-  for (const v1::CheckpointItem& item : items) {
+  last_insert_slot_ = 0;
+  for (const v1::CheckpointItem& item : items) {  // sorted by inserted_at
     used = std::max(used, item.slot() + 1);
+    last_insert_slot_ = item.slot();
   }
   slots_.resize(used);
   for (const v1::CheckpointItem& item : items) {

@@ -4,8 +4,9 @@
 # writes into the last directory:
 #   scaling_throughput.png      env steps/s against actors, per step cost
 #   scaling_time_to_target.png  seconds to return -200 against actors
-#   scaling_curves.png          eval return against wall clock, sync vs async
-#                               (pendulum, 10 ms per step)
+#   scaling_curves.png          eval return against wall clock, sync vs 8
+#                               actors (pendulum, 10 ms per step)
+#   scaling_ratios.png          the same for two update-to-data ratios
 # Needs gnuplot (gnuplot-nox, installed by scripts/install_deps.sh).
 set -euo pipefail
 jsonl=${1:?usage: plot_scaling.sh SCALING.jsonl OUT_DIR_OF_BENCH PNG_DIR}
@@ -64,25 +65,34 @@ GNUPLOT
 plot_family env_steps_per_s "Env throughput" "env steps/s" scaling_throughput.png
 plot_family seconds_to_target "Wall clock to return -200" "seconds" scaling_time_to_target.png
 
-curves=""
-sep=""
-for f in "$runs"/pendulum_sac/cost10000/sync.evals.csv "$runs"/pendulum_sac/cost10000/async*.evals.csv; do
-  [ -s "$f" ] || continue
-  label=$(basename "$f" .evals.csv)
-  curves+="$sep'$f' using 1:5 skip 1 with linespoints pt 7 ps 0.5 title '$label'"
-  sep=", "
-done
-if [ -n "$curves" ]; then
+# plot_curves PNG TITLE FILES...: eval return against wall clock.
+plot_curves() {
+  local png=$1 title=$2 curves="" sep="" f label
+  shift 2
+  for f in "$@"; do
+    [ -s "$f" ] || continue
+    label=$(basename "$f" .evals.csv)
+    curves+="$sep'$f' using 1:5 skip 1 with linespoints pt 7 ps 0.5 title '$label'"
+    sep=", "
+  done
+  [ -n "$curves" ] || return 0
   gnuplot <<GNUPLOT
 set terminal pngcairo size 800,500 font "sans,10" noenhanced
-set output "$out/scaling_curves.png"
+set output "$out/$png"
 set datafile separator ","
-set title "Pendulum SAC, 10 ms per env step: eval return against wall clock"
+set title "$title"
 set xlabel "seconds"
 set ylabel "mean eval return"
 set grid
 set key bottom right
 plot $curves, -200 with lines dt 2 lc rgb 'gray40' title 'target'
 GNUPLOT
-  echo "plot_scaling: wrote $out/scaling_curves.png"
-fi
+  echo "plot_scaling: wrote $out/$png"
+}
+d="$runs/pendulum_sac/cost10000"
+plot_curves scaling_curves.png \
+  "Pendulum SAC, 10 ms per env step: sync vs 8 actors (free, and at sync's update-to-data ratio)" \
+  "$d/sync.evals.csv" "$d/async8.evals.csv" "$d/async8_ratio.evals.csv"
+plot_curves scaling_ratios.png \
+  "Pendulum SAC, 10 ms per env step, 8 actors: samples per insert (batch 64)" \
+  "$d"/ratio*.evals.csv

@@ -16,8 +16,17 @@ with k actors / (k x steps/s with 1), learner updates/s relative to the cheap
 env's, and the speed-up and sample-efficiency ratio of 8 actors against the
 synchronous baseline.
 
+Every run uses the study's SAC (--study_set): pendulum_sac's algorithm with
+2x64 networks and batches of 64, one update per env step. A CPU learner's
+update then costs ~2 ms, less than a slow simulator's step: the regime APT
+is for (with pendulum_sac's 2x256 networks and batches of 256 an update
+costs ~10 ms here, as much as the 10 ms step, and no schedule can be more
+than 2x faster than the synchronous loop at the same update-to-data ratio).
+
 Throughput runs let the actors run free (an error buffer of 1e12 on the
-ratio limiter); the
+ratio limiter). Time to target is measured at the synchronous loop's
+update-to-data ratio (the limiter held, "async8_ratio"): the same number of
+updates per env step, so env steps to target compare sample efficiency. The
 update-to-data study (--ratios) pins samples_per_insert and reports return
 against wall clock for each ratio. Every run's evals.csv and progress.csv
 are copied to --out_dir for scripts/plot_scaling.sh.
@@ -102,13 +111,14 @@ def run(args, recipe, name, sets, sync=False):
 
 
 def setting(args, recipe, label, cost, slow, target):
-    """Sync baseline plus 1..16 actors for one env setting."""
-    base = [f"stop.wall_time_s={args.budget_s}",
-            "tables[transitions].rate_limiter.error_buffer=1e12"]
+    """Sync baseline plus 1..16 free actors for one env setting, and 8
+    actors at the baseline's update-to-data ratio."""
+    limited = [f"stop.wall_time_s={args.budget_s}"] + study_sets(args)
     if cost is not None:
-        base.append(f"env.step_cost_us={cost}")
+        limited.append(f"env.step_cost_us={cost}")
     if target is None:
-        base.append("stop.env_steps=0")
+        limited.append("stop.env_steps=0")
+    base = limited + ["tables[transitions].rate_limiter.error_buffer=1e12"]
     sync_envs = 1 if slow else CHEAP_ENVS
     sync = run(args, recipe, f"{label}/sync",
                base + [f"actor.num_envs={sync_envs}"], sync=True)
@@ -118,22 +128,38 @@ def setting(args, recipe, label, cost, slow, target):
         results[k] = run(args, recipe, f"{label}/async{k}",
                          base + [f"actor.num_actors={k}",
                                  f"actor.num_envs={envs}"])
+    if target is not None and 8 in args.actors:
+        results["8_ratio"] = run(
+            args, recipe, f"{label}/async8_ratio",
+            limited + ["actor.num_actors=8",
+                       f"actor.num_envs={1 if slow else CHEAP_ENVS // 8}"])
     one = results.get(1)
     for k, r in results.items():
+        if not isinstance(k, int):
+            continue
         if one and one["env_steps_per_s"] > 0 and slow:
             emit(f"scaling/{label}/async{k}/parallel_efficiency",
                  round(r["env_steps_per_s"] / (k * one["env_steps_per_s"]), 4),
                  "fraction", limit=0.9)
-    eight = results.get(8)
-    if eight and target is not None and sync["seconds_to_target"] and \
-            eight["seconds_to_target"]:
-        emit(f"scaling/{label}/async8_speedup_to_target",
+    for name, limits in (("async8_ratio", True), ("async8", False)):
+        eight = results.get("8_ratio" if limits else 8)
+        if not (eight and target is not None and sync["seconds_to_target"]
+                and eight["seconds_to_target"]):
+            continue
+        # The goals hold at the baseline's ratio; free actors are reported
+        # for comparison.
+        emit(f"scaling/{label}/{name}_speedup_to_target",
              round(sync["seconds_to_target"] / eight["seconds_to_target"], 3),
-             "x", limit=4.0)
-        emit(f"scaling/{label}/async8_env_steps_to_target_vs_sync",
+             "x", limit=4.0 if limits else None)
+        emit(f"scaling/{label}/{name}_env_steps_to_target_vs_sync",
              round(eight["env_steps_to_target"] / sync["env_steps_to_target"],
-                   3), "x", limit=1.5, higher_is_better=False)
+                   3), "x", limit=1.5 if limits else None,
+             higher_is_better=False)
     return sync, results
+
+
+def study_sets(args):
+    return [s for s in args.study_set.split(";") if s]
 
 
 def main():
@@ -147,6 +173,13 @@ def main():
     parser.add_argument("--no_ks", action="store_true")
     parser.add_argument("--ratios", default="64,256")
     parser.add_argument("--out_dir", default="scaling-out")
+    parser.add_argument(
+        "--study_set",
+        default="network.hidden[0]=64;network.hidden[1]=64;"
+                "algorithm.batch_size=64;"
+                "tables[transitions].rate_limiter.samples_per_insert=64;"
+                "tables[transitions].rate_limiter.error_buffer=6400",
+        help="--set overrides applied to every run ('' for the recipe as is)")
     args = parser.parse_args()
     args.actors = [int(k) for k in args.actors.split(",") if k]
     updates = {}
@@ -166,9 +199,11 @@ def main():
     # Update-to-data: 8 actors at 10 ms per step, the ratio pinned.
     for ratio in [int(r) for r in args.ratios.split(",") if r]:
         run(args, "pendulum_sac", f"pendulum_sac/cost10000/ratio{ratio}",
-            [f"stop.wall_time_s={args.budget_s}", "env.step_cost_us=10000",
-             "actor.num_actors=8", "actor.num_envs=1",
-             f"tables[transitions].rate_limiter.samples_per_insert={ratio}"])
+            [f"stop.wall_time_s={args.budget_s}"] + study_sets(args) +
+            ["env.step_cost_us=10000", "actor.num_actors=8",
+             "actor.num_envs=1",
+             f"tables[transitions].rate_limiter.samples_per_insert={ratio}",
+             f"tables[transitions].rate_limiter.error_buffer={100 * ratio}"])
 
 
 if __name__ == "__main__":
