@@ -12,6 +12,7 @@
 #include "torch/utils.h"
 
 #include "actor/envs/env_factory.h"
+#include "common/grpc_channel.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/torch/networks.h"
@@ -39,20 +40,25 @@ absl::Status CheckTable(const ExperimentConfig& config, const EnvSpec& spec) {
 
 }  // namespace
 
-EnvOptions EnvOptionsFromConfig(const EnvConfig& config) {
+EnvOptions EnvOptionsFromConfig(const ExperimentConfig& config) {
   EnvOptions env;
-  env.name = std::string(EnumName(config.name));
-  env.max_episode_steps = static_cast<int>(config.max_episode_steps);
-  env.step_cost_us = config.step_cost_us;
-  env.remote_address = config.remote.address;
-  env.remote_env = config.remote.env;
-  env.remote_timeout_ms = config.remote.timeout_ms;
+  env.name = std::string(EnumName(config.env.name));
+  env.max_episode_steps = static_cast<int>(config.env.max_episode_steps);
+  env.step_cost_us = config.env.step_cost_us;
+  env.remote_address = config.env.remote.address;
+  env.remote_env = config.env.remote.env;
+  env.remote_timeout_ms = config.env.remote.timeout_ms;
+  // The experiment's client security, as toward replay and the learner.
+  const ChannelOptions channel =
+      ChannelOptionsFromConfig(config, config.env.remote.address);
+  env.remote_tls = channel.tls;
+  env.remote_token_file = channel.token_file;
   return env;
 }
 
 absl::Status ValidateActorConfig(const ExperimentConfig& config) {
   SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<Env> env,
-                         MakeEnv(EnvOptionsFromConfig(config.env)));
+                         MakeEnv(EnvOptionsFromConfig(config)));
   SHOAL_RETURN_IF_ERROR(CheckTable(config, env->spec()));
   return MakePolicy(config, EnvShapeOf(env->spec())).status();
 }
@@ -131,7 +137,7 @@ absl::StatusOr<std::unique_ptr<ActorLoop>> ActorLoop::Create(
         "max_env_steps must be >= 0, got ", options.max_env_steps));
   }
   std::unique_ptr<ActorLoop> loop(new ActorLoop(config, options));
-  const EnvOptions env = EnvOptionsFromConfig(config.env);
+  const EnvOptions env = EnvOptionsFromConfig(config);
   const int num_envs = static_cast<int>(config.actor.num_envs);
   const uint64_t base_seed = static_cast<uint64_t>(config.seed) +
                              static_cast<uint64_t>(options.actor_index) *

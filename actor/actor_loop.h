@@ -84,8 +84,9 @@ struct ActorLoopStats {
   double eval_return = 0.0;
 };
 
-// The env options config.env describes.
-EnvOptions EnvOptionsFromConfig(const EnvConfig& env);
+// The env options config.env describes, with the experiment's client
+// security (security.tls_*, token_file) toward a remote env server.
+EnvOptions EnvOptionsFromConfig(const ExperimentConfig& config);
 
 // What ActorLoop::Create checks before it builds anything heavy, for a
 // binary to fail fast with one line: the env builds, config.actor.table

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 
 #include "actor/envs/env.h"
+#include "common/grpc_channel.h"
 
 namespace shoal {
 
@@ -34,6 +35,10 @@ struct EnvOptions {
   std::string remote_address;
   std::string remote_env;
   int64_t remote_timeout_ms = 5000;
+  // "remote" only: TLS toward the env server (plaintext when empty) and the
+  // file of the bearer token sent on every call (none when empty).
+  ChannelTlsOptions remote_tls;
+  std::string remote_token_file;
 };
 
 // The names MakeEnv builds in-process, sorted.

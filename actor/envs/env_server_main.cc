@@ -5,6 +5,8 @@
 //   -> listening on 127.0.0.1:40513
 //
 // The one line on stdout names the bound address (useful with --port=0).
+// --tls_cert/--tls_key (and --tls_ca for mutual TLS) serve TLS;
+// --tokens_file requires a bearer token with the actor role on every call.
 // SIGTERM or SIGINT shuts the server down (open calls get 5 s) and exits 0.
 #include <cstdio>
 #include <memory>
@@ -20,6 +22,7 @@
 
 #include "actor/envs/env_factory.h"
 #include "actor/envs/env_service.h"
+#include "common/auth.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/process.h"
@@ -36,6 +39,16 @@ ABSL_FLAG(int, max_sessions, 1024, "Most sessions open at once.");
 ABSL_FLAG(int, threads, 16, "Worker threads: how many sessions step at once.");
 ABSL_FLAG(int, idle_timeout_s, 600,
           "Sessions with no call for this many seconds may be reaped.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain to serve TLS with (needs --tls_key); empty: "
+          "plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "File of the PEM key of --tls_cert.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle: clients must show a certificate it signed (mutual "
+          "TLS).");
+ABSL_FLAG(std::string, tokens_file, "",
+          "File of 'role token' lines (common/auth.h): every call needs a "
+          "bearer token with the actor role. Empty: no tokens.");
 
 namespace shoal {
 namespace {
@@ -80,6 +93,11 @@ absl::Status Run() {
   }
   ServerOptions server_options;
   server_options.address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
+  server_options.tls = {absl::GetFlag(FLAGS_tls_cert),
+                        absl::GetFlag(FLAGS_tls_key),
+                        absl::GetFlag(FLAGS_tls_ca)};
+  server_options.tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  server_options.method_roles = ShoalMethodRoles();
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start(server_options, {&service});
   if (!server.ok()) return server.status();

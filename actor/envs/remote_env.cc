@@ -352,6 +352,8 @@ absl::StatusOr<std::unique_ptr<Env>> MakeRemoteEnv(const EnvOptions& options) {
   }
   ChannelOptions channel_options;
   channel_options.target = options.remote_address;
+  channel_options.tls = options.remote_tls;
+  channel_options.token_file = options.remote_token_file;
   channel_options.max_receive_message_bytes = kMaxReceiveBytes;
   SHOAL_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
                          MakeChannel(channel_options));

@@ -71,8 +71,8 @@ class HeapSelector final : public ItemSelector {
   // Renumbers the stamps of present slots to 0..size_-1. O(n log n).
   void RenumberStamps();
 
-  // Constant after construction.
-  const uint32_t capacity_;
+  // Constant after construction. capacity_ is read by asserts only.
+  [[maybe_unused]] const uint32_t capacity_;
   const Order order_;
   // heap_[0..size_) is a binary heap under Before().
   std::unique_ptr<Entry[]> heap_;

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -41,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -821,6 +823,79 @@ TEST(AuthMatrixTest, ReplayBinaryLogsNoTokenOrKey) {
     for (const std::string& line : PemBodyLines(key)) {
       EXPECT_THAT(log, Not(HasSubstr(line))) << key << " is in the log";
     }
+  }
+}
+
+// shoal-env-server with TLS, a client CA and tokens: a remote env with the
+// actor's token and the client certificate opens, resets and steps; no
+// token, another role's token or a plaintext client are refused at Open.
+TEST(AuthMatrixTest, EnvServerBinaryServesRemoteEnvsOverTlsWithTokens) {
+  const Credentials& c = TestCredentials();
+  ChildProcessOptions options;
+  options.name = "env-server";
+  options.argv = {BinaryDir() + "/actor/envs/shoal-env-server",
+                  "--env=cartpole",
+                  "--port=0",
+                  "--tls_cert=" + c.certificates.server_cert,
+                  "--tls_key=" + c.certificates.server_key,
+                  "--tls_ca=" + c.certificates.ca_cert,
+                  "--tokens_file=" + c.tokens_file};
+  options.log_file = c.dir + "/env-server.log";
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  // Its one stdout line: "listening on 127.0.0.1:PORT".
+  int port = -1;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       port < 0 && absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
+    const std::string log = ReadFile(options.log_file);
+    const size_t at = log.find("listening on 127.0.0.1:");
+    const size_t end = log.find('\n', at);
+    if (at == std::string::npos || end == std::string::npos) continue;
+    const size_t first = at + std::strlen("listening on 127.0.0.1:");
+    ASSERT_TRUE(absl::SimpleAtoi(log.substr(first, end - first), &port)) << log;
+  }
+  ASSERT_GT(port, 0) << (*child)->LogTail();
+
+  auto open = [&](std::optional<Caller> caller, bool tls) {
+    EnvOptions env;
+    env.name = "remote";
+    env.remote_address = absl::StrCat("127.0.0.1:", port);
+    env.remote_env = "cartpole";
+    env.remote_timeout_ms = 5000;
+    if (tls) {
+      env.remote_tls.ca_file = c.certificates.ca_cert;
+      env.remote_tls.cert_file = c.certificates.client_cert;
+      env.remote_tls.key_file = c.certificates.client_key;
+    }
+    if (caller.has_value()) env.remote_token_file = c.token_files.at(*caller);
+    return MakeEnv(env);
+  };
+  absl::StatusOr<std::unique_ptr<Env>> env = open(Caller::kActor, true);
+  ASSERT_TRUE(env.ok()) << env.status();
+  std::vector<float> observation(4);
+  ASSERT_TRUE((*env)->Reset(7, absl::MakeSpan(observation)).ok());
+  Action action;
+  action.discrete = 1;
+  absl::StatusOr<StepResult> step =
+      (*env)->Step(action, absl::MakeSpan(observation));
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_EQ(step->reward, 1.0);
+
+  EXPECT_EQ(open(std::nullopt, true).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(open(Caller::kWrongToken, true).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(open(Caller::kReader, true).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(open(Caller::kActor, false).status().code(),
+            absl::StatusCode::kUnavailable);
+  env->reset();
+  (*child)->Signal(SIGTERM);
+  EXPECT_EQ((*child)->Wait(absl::Now() + absl::Seconds(20)), 0);
+  const std::string log = ReadFile(options.log_file);
+  for (const auto& [caller, token] : c.tokens) {
+    EXPECT_THAT(log, Not(HasSubstr(token))) << CallerName(caller);
   }
 }
 
