@@ -53,9 +53,16 @@ class ParameterWatcher::WatchCall final
   }
 
   void OnDone(const grpc::Status& status) override {
-    watcher_->OnCallDone(this, status,
-                         got_data_ || absl::Now() - started_ >= kHealthyCall);
+    ParameterWatcher* const watcher = watcher_;
+    watcher->OnCallDone(status,
+                        got_data_ || absl::Now() - started_ >= kHealthyCall);
+    // The context holds a reference to the channel. It must go before the
+    // watcher may be destroyed: were this thread (one of gRPC's callback
+    // threads) to drop the channel's last reference, gRPC 1.51 would join
+    // this very thread, fail, and free its completion queue twice
+    // (grpc/grpc#32584).
     delete this;
+    watcher->OnCallDeleted();
   }
 
  private:
@@ -205,10 +212,9 @@ void ParameterWatcher::OnMalformed(const absl::Status& why) {
   stats_.last_error = std::string(why.message());
 }
 
-void ParameterWatcher::OnCallDone(WatchCall* call, const grpc::Status& status,
-                                  bool healthy) {
+void ParameterWatcher::OnCallDone(const grpc::Status& status, bool healthy) {
   absl::MutexLock lock(&mu_);
-  if (call_ == call) call_ = nullptr;
+  call_ = nullptr;  // the one call; OnCallDeleted follows
   if (!stopping_) {
     if (healthy) backoff_.Reset();
     next_attempt_ = absl::Now() + backoff_.NextDelay();
@@ -219,15 +225,22 @@ void ParameterWatcher::OnCallDone(WatchCall* call, const grpc::Status& status,
   wake_.SignalAll();
 }
 
+void ParameterWatcher::OnCallDeleted() {
+  absl::MutexLock lock(&mu_);
+  --calls_alive_;
+  wake_.SignalAll();
+}
+
 void ParameterWatcher::StartCallLocked() {
   call_ = new WatchCall(this, have_version_);
+  ++calls_alive_;
   if (streams_opened_++ > 0) ++stats_.reconnects;
   call_->Begin(stub_.get());
 }
 
 void ParameterWatcher::Loop() {
   absl::MutexLock lock(&mu_);
-  while (!stopping_ || call_ != nullptr) {
+  while (!stopping_ || call_ != nullptr || calls_alive_ > 0) {
     if (!stopping_ && pending_version_ != 0) {
       const int64_t version = pending_version_;
       std::string bytes = std::move(pending_bytes_);

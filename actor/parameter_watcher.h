@@ -113,8 +113,10 @@ class ParameterWatcher {
   // Called by WatchCall's reactions (gRPC threads).
   void OnVersion(int64_t version, std::string bytes) ABSL_LOCKS_EXCLUDED(mu_);
   void OnMalformed(const absl::Status& why) ABSL_LOCKS_EXCLUDED(mu_);
-  void OnCallDone(WatchCall* call, const grpc::Status& status, bool healthy)
+  void OnCallDone(const grpc::Status& status, bool healthy)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // After OnDone deleted the call (and its context's channel reference).
+  void OnCallDeleted() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The thread: opens streams, waits out backoff, delivers versions.
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -134,6 +136,7 @@ class ParameterWatcher {
   absl::CondVar wake_;
   // The open stream; nullptr between streams.
   WatchCall* call_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int calls_alive_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet deleted
   int64_t streams_opened_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   Backoff backoff_ ABSL_GUARDED_BY(mu_);

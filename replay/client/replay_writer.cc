@@ -55,8 +55,15 @@ class ReplayWriter::InsertCall final
   }
   void OnWriteDone(bool ok) override { writer_->OnWriteDone(this, ok); }
   void OnDone(const grpc::Status& status) override {
-    writer_->OnCallDone(this, status);
+    ReplayWriter* const writer = writer_;
+    writer->OnCallDone(this, status);
+    // The context holds a reference to the channel. It must go before the
+    // writer may be destroyed: were this thread (one of gRPC's callback
+    // threads) to drop the channel's last reference, gRPC 1.51 would join
+    // this very thread, fail, and free its completion queue twice
+    // (grpc/grpc#32584; ASan caught it in replay_writer_test).
     delete this;
+    writer->OnCallDeleted();
   }
 
  private:
@@ -254,6 +261,10 @@ void ReplayWriter::OnCallDone(InsertCall* call, const grpc::Status& status) {
   DetachLocked(call);
   stats_.last_stream_error = status.ok() ? "stream ended by the server"
                                          : FromGrpcStatus(status).ToString();
+}
+
+void ReplayWriter::OnCallDeleted() {
+  absl::MutexLock lock(&mu_);
   --live_calls_;
   changed_.SignalAll();
 }

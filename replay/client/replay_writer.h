@@ -154,6 +154,8 @@ class ReplayWriter {
   void OnStreamBroken(InsertCall* call) ABSL_LOCKS_EXCLUDED(mu_);
   void OnCallDone(InsertCall* call, const grpc::Status& status)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // After OnDone deleted the call (and its context's channel reference).
+  void OnCallDeleted() ABSL_LOCKS_EXCLUDED(mu_);
 
   void ConnectorLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void StartCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -183,7 +185,7 @@ class ReplayWriter {
   uint64_t sent_through_ ABSL_GUARDED_BY(mu_) = 0;  // last sequence written
   uint64_t highest_sent_ ABSL_GUARDED_BY(mu_) = 0;  // over all streams
   absl::Time call_started_ ABSL_GUARDED_BY(mu_);
-  int live_calls_ ABSL_GUARDED_BY(mu_) = 0;  // not yet OnDone
+  int live_calls_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet deleted
   // Calls that still hold their reactor open (until detached).
   absl::flat_hash_set<InsertCall*> held_calls_ ABSL_GUARDED_BY(mu_);
   int64_t streams_opened_ ABSL_GUARDED_BY(mu_) = 0;
