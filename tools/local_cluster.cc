@@ -14,6 +14,10 @@
 namespace shoal {
 namespace {
 
+// The learner's scalar interval: its lag and replay gauges, which the run's
+// progress line and summary read, refresh this often (short runs too).
+constexpr int kLearnerLogEveryS = 2;
+
 bool Executable(const std::string& path) {
   return access(path.c_str(), X_OK) == 0;
 }
@@ -83,6 +87,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
         ChildRole::kSync, "sync", o.binaries.sync,
         {"--host=127.0.0.1", absl::StrCat("--port=", port),
          absl::StrCat("--logdir=", o.run_dir, "/tb"),
+         absl::StrCat("--log_every_s=", kLearnerLogEveryS),
          absl::StrCat("--checkpoint_dir=", o.run_dir, "/learner")}));
     cluster->learner_address_ = absl::StrCat("127.0.0.1:", port);
     SHOAL_RETURN_IF_ERROR(cluster->StartEval());
@@ -106,6 +111,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
       {"--host=127.0.0.1", absl::StrCat("--port=", learner_port),
        absl::StrCat("--replay=", cluster->replay_addresses_),
        absl::StrCat("--logdir=", o.run_dir, "/tb"),
+       absl::StrCat("--log_every_s=", kLearnerLogEveryS),
        absl::StrCat("--checkpoint_dir=", o.run_dir, "/learner")}));
   cluster->learner_address_ = absl::StrCat("127.0.0.1:", learner_port);
   for (int i = 0; i < o.num_actors; ++i) {

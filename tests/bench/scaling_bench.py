@@ -17,7 +17,9 @@ env's, and the speed-up and sample-efficiency ratio of 8 actors against the
 synchronous baseline.
 
 Every run uses the study's SAC (--study_set): pendulum_sac's algorithm with
-2x64 networks and batches of 64, one update per env step. A CPU learner's
+2x64 networks and batches of 64, one update per env step, and an
+evaluation round (5 episodes) every second, so that time to target is not
+rounded up to pendulum_sac's 5 s evaluation interval. A CPU learner's
 update then costs ~2 ms, less than a slow simulator's step: the regime APT
 is for (with pendulum_sac's 2x256 networks and batches of 256 an update
 costs ~10 ms here, as much as the 10 ms step, and no schedule can be more
@@ -116,8 +118,10 @@ def setting(args, recipe, label, cost, slow, target):
     limited = [f"stop.wall_time_s={args.budget_s}"] + study_sets(args)
     if cost is not None:
         limited.append(f"env.step_cost_us={cost}")
-    if target is None:
-        limited.append("stop.env_steps=0")
+    # No env-step budget: free actors would spend pendulum_sac's 20,000
+    # steps before the first evaluation; runs end at the target or the
+    # wall-clock budget.
+    limited.append("stop.env_steps=0")
     base = limited + ["tables[transitions].rate_limiter.error_buffer=1e12"]
     sync_envs = 1 if slow else CHEAP_ENVS
     sync = run(args, recipe, f"{label}/sync",
@@ -178,7 +182,8 @@ def main():
         default="network.hidden[0]=64;network.hidden[1]=64;"
                 "algorithm.batch_size=64;"
                 "tables[transitions].rate_limiter.samples_per_insert=64;"
-                "tables[transitions].rate_limiter.error_buffer=6400",
+                "tables[transitions].rate_limiter.error_buffer=6400;"
+                "eval.every_s=1;eval.episodes=5",
         help="--set overrides applied to every run ('' for the recipe as is)")
     args = parser.parse_args()
     args.actors = [int(k) for k in args.actors.split(",") if k]
