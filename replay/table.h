@@ -167,7 +167,8 @@ class Table {
   // valid. FAILED_PRECONDITION when the signature differs from the table's;
   // DATA_LOSS when the records are cut short.
   absl::Status RestoreCheckpoint(const v1::TableCheckpointHeader& header,
-                                 RecordReader* reader) ABSL_LOCKS_EXCLUDED(mu_, checkpoint_mu_);
+                                 RecordReader* reader)
+      ABSL_LOCKS_EXCLUDED(mu_, checkpoint_mu_);
 
  private:
   // Dense per-item metadata; the payload lives in a pool block (or, for

@@ -147,9 +147,9 @@ absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
   }
   if (!status.ok()) return status;
   if (written != header.num_items()) {
-    return absl::InternalError(
-        absl::StrCat("checkpoint of table ", options_.name, " wrote ", written,
-                     " items of ", header.num_items()));
+    return absl::InternalError(absl::StrCat("checkpoint of table ",
+                                            options_.name, " wrote ", written,
+                                            " items of ", header.num_items()));
   }
   return written;
 }

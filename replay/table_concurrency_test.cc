@@ -349,11 +349,13 @@ void CheckpointsWhileEvicting(SelectorKind remover) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(CheckpointConcurrencyTest, AFullFifoTableWritesExactlyWhatItHeldAtTheStart) {
+TEST(CheckpointConcurrencyTest,
+     AFullFifoTableWritesExactlyWhatItHeldAtTheStart) {
   CheckpointsWhileEvicting(SelectorKind::kFifo);
 }
 
-TEST(CheckpointConcurrencyTest, AUniformRemoverEvictingAheadOfTheWalkLosesNothing) {
+TEST(CheckpointConcurrencyTest,
+     AUniformRemoverEvictingAheadOfTheWalkLosesNothing) {
   CheckpointsWhileEvicting(SelectorKind::kUniform);
 }
 

@@ -167,8 +167,7 @@ TEST(MemoryFaultTest, ShardAtMaxBytesStaysWithinItsBoundUnderInserts) {
 // chunks instead of copying every item's metadata (which held 1.8-2x the
 // bound here), and frees the blocks of evicted items as soon as the walk
 // has written them, so the block pool does not grow while it writes.
-TEST(MemoryFaultTest,
-     CheckpointsAtMaxBytesStayWithinTheBoundUnderInserts) {
+TEST(MemoryFaultTest, CheckpointsAtMaxBytesStayWithinTheBoundUnderInserts) {
   RunAtMaxBytes({"--checkpoint_dir=$DIR/replay", "--checkpoint_every_s=1"});
 }
 

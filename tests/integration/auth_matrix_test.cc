@@ -847,7 +847,8 @@ TEST(AuthMatrixTest, EnvServerBinaryServesRemoteEnvsOverTlsWithTokens) {
   // Its one stdout line: "listening on 127.0.0.1:PORT".
   int port = -1;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
-       port < 0 && absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(20))) {
+       port < 0 && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(20))) {
     const std::string log = ReadFile(options.log_file);
     const size_t at = log.find("listening on 127.0.0.1:");
     const size_t end = log.find('\n', at);
