@@ -3,9 +3,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -105,6 +107,22 @@ absl::Status WriteTestFile(const std::string& path,
         absl::StrCat("cannot write '", path, "': ", std::strerror(error)));
   }
   return absl::OkStatus();
+}
+
+std::string ReadTestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartTestProcess(
+    std::vector<std::string> argv, const std::string& log_file) {
+  ChildProcessOptions options;
+  if (!argv.empty()) options.name = std::filesystem::path(argv[0]).filename();
+  options.argv = std::move(argv);
+  options.log_file = log_file;
+  return ChildProcess::Start(std::move(options));
 }
 
 absl::StatusOr<TestCertificates> MakeTestCertificates(const std::string& dir) {

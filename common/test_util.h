@@ -7,12 +7,15 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+
+#include "common/child_process.h"
 
 namespace shoal {
 
@@ -22,6 +25,15 @@ absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix);
 
 // Writes `contents` to `path`, replacing it.
 absl::Status WriteTestFile(const std::string& path, absl::string_view contents);
+
+// The whole file at `path`; "" when it cannot be read (a log not yet
+// written reads as empty).
+std::string ReadTestFile(const std::string& path);
+
+// Starts `argv` (argv[0] a binary's path) as a ChildProcess named after the
+// binary, its stdout and stderr in `log_file`.
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartTestProcess(
+    std::vector<std::string> argv, const std::string& log_file);
 
 // PEM files made by MakeTestCertificates, all in one directory.
 struct TestCertificates {

@@ -37,7 +37,6 @@ namespace {
 
 using fault::FaultClusterOptions;
 using fault::Metric;
-using fault::ReadFile;
 using fault::SumMetric;
 using fault::TableInfoAt;
 using fault::ValuesOnLines;
@@ -101,7 +100,7 @@ std::vector<std::string> ShardAddresses(const LocalCluster& cluster) {
 void StopCleanly(LocalCluster& cluster) {
   for (const ChildExit& exit : cluster.Stop()) {
     EXPECT_EQ(exit.exit_code, 0) << exit.name << ":\n"
-                                 << ReadFile(exit.log_file).substr(0, 4000);
+                                 << ReadTestFile(exit.log_file).substr(0, 4000);
   }
 }
 
@@ -169,7 +168,8 @@ TEST(ClusterFaultTest, KilledShardReloadsItsCheckpointAndAckedItemsStayOnce) {
   // items since (the next checkpoint is a second away). Freeze the writers,
   // read the exact count, kill, thaw.
   auto checkpoints = [&] {
-    return ValuesOnLines(ReadFile(victim_dir + ".log"), "] checkpoint ", "(")
+    return ValuesOnLines(ReadTestFile(victim_dir + ".log"), "] checkpoint ",
+                         "(")
         .size();
   };
   const size_t before = checkpoints();
@@ -213,7 +213,7 @@ TEST(ClusterFaultTest, KilledShardReloadsItsCheckpointAndAckedItemsStayOnce) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_GE(back->size(), restored->header.num_items());
   EXPECT_GE(back->inserts(), restored_inserts);
-  EXPECT_THAT(ReadFile(victim_dir + ".log"),
+  EXPECT_THAT(ReadTestFile(victim_dir + ".log"),
               HasSubstr("restored checkpoint " + restored->path));
 
   // The run goes on: learner and writers make progress, nobody died.
@@ -240,7 +240,8 @@ TEST(ClusterFaultTest, KilledShardReloadsItsCheckpointAndAckedItemsStayOnce) {
   StopCleanly(cluster);
   int64_t acked = 0;
   for (int i = 0; i < options.actors; ++i) {
-    const std::string log = ReadFile(absl::StrCat(dir, "/actor-", i, ".log"));
+    const std::string log =
+        ReadTestFile(absl::StrCat(dir, "/actor-", i, ".log"));
     EXPECT_THAT(log, ::testing::Not(HasSubstr("replay flush:")))
         << "actor-" << i << " did not flush: its count is not exact";
     const std::vector<int64_t> counts =
@@ -410,7 +411,7 @@ TEST(ClusterFaultTest, RestartedLearnerResumesFromItsCheckpoint) {
   // before when the kill cut the newest short), whose directory names its
   // step; it does not start from 0.
   ASSERT_TRUE(cluster.Restart("learner").ok()) << Logs(cluster);
-  const std::string log = ReadFile(learner_log);
+  const std::string log = ReadTestFile(learner_log);
   const std::vector<int64_t> restored_steps =
       ValuesOnLines(log, "] restored ", "(step ");
   const std::vector<int64_t> restored_versions =

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -19,6 +18,7 @@
 
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "common/test_util.h"
 #include "replay/record_file.h"
 #include "replay/replay_server.h"
 #include <arpa/inet.h>
@@ -60,7 +60,7 @@ std::string FaultClusterSet(const FaultClusterOptions& options) {
 
 std::string MinSizeCartpoleYaml() {
   const std::string yaml =
-      ReadFile(SourceDir() + "/deploy/configs/cartpole_dqn.yaml");
+      ReadTestFile(SourceDir() + "/deploy/configs/cartpole_dqn.yaml");
   std::string out;
   for (absl::string_view line : absl::StrSplit(yaml, '\n')) {
     if (absl::StrContains(line, "samples_per_insert:") ||
@@ -200,13 +200,6 @@ int64_t ResidentBytes(pid_t pid) {
     }
   }
   return -1;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 std::vector<int64_t> ValuesOnLines(absl::string_view text,

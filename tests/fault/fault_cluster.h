@@ -80,8 +80,6 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration timeout,
 // VmRSS of `pid` in bytes, from /proc/<pid>/status; -1 when unreadable.
 int64_t ResidentBytes(pid_t pid);
 
-std::string ReadFile(const std::string& path);
-
 // The number after `key` on every line of `text` containing `marker`, in
 // order: ValuesOnLines(log, "stopped:", "items_acked=") reads the
 // "stopped: ... items_acked=N" line of each actor incarnation.

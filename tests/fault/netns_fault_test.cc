@@ -390,7 +390,7 @@ TEST(NetnsFaultTest, ActorCutOffForTenSecondsBuffersWithinBoundAndCarriesOn) {
   for (NsProcess& a : actors) {
     EXPECT_EQ(a.process->Wait(absl::Now() + absl::Seconds(20)), 0)
         << a.process->LogTail();
-    EXPECT_EQ(fault::ReadFile(a.process->log_file()).find("replay flush:"),
+    EXPECT_EQ(ReadTestFile(a.process->log_file()).find("replay flush:"),
               std::string::npos)
         << a.process->LogTail();
   }

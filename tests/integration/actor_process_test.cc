@@ -2,10 +2,9 @@
 // shoal-replay process and a LearnerService served in this process (the
 // "stub learner": ParameterStore + LearnerServiceImpl on a GrpcServer).
 //
-// The actor's stderr is the window into it: it logs "acting with policy
+// The actor's log is the window into it: it logs "acting with policy
 // version N" once per version it starts using and, on exit, a "stopped:"
-// line with its totals. (/metrics is not used: prometheus-cpp's civetweb
-// does not start in binaries that link this LibTorch, see actor_main.cc.)
+// line with its totals.
 //
 // What the kill is checked against (replay_writer_test.cc's rule): items
 // acked before the shard's checkpoint survive; items acked between the
@@ -18,11 +17,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,6 +36,7 @@
 #include "shoal/v1/replay.grpc.pb.h"
 #include "torch/torch.h"
 
+#include "common/child_process.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
 #include "common/test_util.h"
@@ -47,11 +45,7 @@
 #include "learner/learner_service.h"
 #include "learner/parameter_store.h"
 #include "replay/client/shard_process.h"
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace shoal {
 namespace {
@@ -95,51 +89,13 @@ std::string Binary() {
   return absl::StrCat(dir != nullptr ? dir : ".", "/actor/shoal-actor");
 }
 
-// A child process with stdout and stderr in `log`; SIGKILLed if the test
-// dies.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// The exit code (128 + signal when killed), or -1 at the deadline.
-int WaitExit(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return -1;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Polls `log` until it contains `needle`; the time it took, or -1.
 absl::Duration WaitForLog(const std::string& log, const std::string& needle,
                           absl::Duration timeout) {
   const absl::Time start = absl::Now();
   while (absl::Now() - start < timeout) {
-    if (absl::StrContains(ReadFile(log), needle)) return absl::Now() - start;
+    if (absl::StrContains(ReadTestFile(log), needle))
+      return absl::Now() - start;
     absl::SleepFor(absl::Milliseconds(1));
   }
   return -absl::Seconds(1);
@@ -149,7 +105,7 @@ absl::Duration WaitForLog(const std::string& log, const std::string& needle,
 int64_t LoggedValue(const std::string& log, const std::string& marker,
                     const std::string& key) {
   int64_t value = -1;
-  for (absl::string_view line : absl::StrSplit(ReadFile(log), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadTestFile(log), '\n')) {
     if (!absl::StrContains(line, marker)) continue;
     const size_t at = line.find(key + "=");
     if (at == absl::string_view::npos) continue;
@@ -249,19 +205,19 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   const int learner_port = PickFreePort().value();
 
   const std::string log = dir + "/actor.log";
-  const pid_t actor =
-      Spawn({Binary(), "--config", config_file, "--replay", (*shard)->address(),
-             "--learner", absl::StrCat("127.0.0.1:", learner_port),
-             "--actor_index", "0", "--log_level=debug"},
-            log);
-  ASSERT_GT(actor, 0);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> actor = StartTestProcess(
+      {Binary(), "--config", config_file, "--replay", (*shard)->address(),
+       "--learner", absl::StrCat("127.0.0.1:", learner_port), "--actor_index",
+       "0", "--log_level=debug"},
+      log);
+  ASSERT_TRUE(actor.ok()) << actor.status();
 
   // No learner yet: the actor acts anyway, with version 0.
   absl::Time until = absl::Now() + absl::Seconds(20);
   while (TableSize((*shard)->address()) < 500 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  ASSERT_GE(TableSize((*shard)->address()), 500) << ReadFile(log);
+  ASSERT_GE(TableSize((*shard)->address()), 500) << ReadTestFile(log);
 
   // The learner comes up; its first version is picked up after the
   // watcher's reconnect backoff.
@@ -269,7 +225,7 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   ASSERT_TRUE(learner->store->Publish(MakeParameters(config, 1), 1).ok());
   ASSERT_GE(WaitForLog(log, "acting with policy version 1", absl::Seconds(15)),
             absl::ZeroDuration())
-      << ReadFile(log);
+      << ReadTestFile(log);
   std::vector<absl::Duration> latencies;
   for (int64_t version = 2; version <= 6; ++version) {
     v1::Parameters parameters = MakeParameters(config, version);
@@ -278,7 +234,7 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
     const absl::Duration waited =
         WaitForLog(log, absl::StrCat("acting with policy version ", version),
                    absl::Seconds(5));
-    ASSERT_GE(waited, absl::ZeroDuration()) << ReadFile(log);
+    ASSERT_GE(waited, absl::ZeroDuration()) << ReadTestFile(log);
     latencies.push_back(absl::Now() - start);
     std::cout << "publish -> in use, version " << version << ": "
               << latencies.back() << "\n";
@@ -300,9 +256,8 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   // Items acked in here may be lost: stored after the snapshot.
   const absl::Duration window = absl::Now() - checkpoint_start;
   absl::SleepFor(absl::Seconds(3));
-  int status = 0;
-  ASSERT_EQ(waitpid(actor, &status, WNOHANG), 0) << "the actor died\n"
-                                                 << ReadFile(log);
+  ASSERT_FALSE((*actor)->Poll().has_value()) << "the actor died\n"
+                                             << ReadTestFile(log);
   ASSERT_TRUE((*shard)->Restart().ok());
   until = absl::Now() + absl::Seconds(20);
   while (TableSize((*shard)->address()) < checkpoint.items() + 2000 &&
@@ -311,10 +266,11 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   }
   ASSERT_GE(TableSize((*shard)->address()), checkpoint.items() + 2000)
       << "the actor did not resume\n"
-      << ReadFile(log);
+      << ReadTestFile(log);
 
-  ASSERT_EQ(kill(actor, SIGTERM), 0);
-  ASSERT_EQ(WaitExit(actor, absl::Seconds(20)), 0) << ReadFile(log);
+  (*actor)->Signal(SIGTERM);
+  ASSERT_EQ((*actor)->Wait(absl::Now() + absl::Seconds(20)), 0)
+      << ReadTestFile(log);
   const int64_t acked = LoggedValue(log, "stopped:", "items_acked");
   const int64_t appended = LoggedValue(log, "stopped:", "items_appended");
   EXPECT_EQ(acked, appended) << "SIGTERM flushes everything";
@@ -345,10 +301,11 @@ TEST(ActorProcessTest, ConfigWhoseTableDoesNotMatchTheEnvExitsWithOneLine) {
   const std::string config_file = dir + "/bad.yaml";
   ASSERT_TRUE(WriteTestFile(config_file, ConfigYaml(3)).ok());
   const std::string log = dir + "/actor.log";
-  const pid_t actor = Spawn(
+  absl::StatusOr<std::unique_ptr<ChildProcess>> actor = StartTestProcess(
       {Binary(), "--config", config_file, "--replay", "127.0.0.1:1"}, log);
-  ASSERT_EQ(WaitExit(actor, absl::Seconds(30)), 2);
-  const std::string output = ReadFile(log);
+  ASSERT_TRUE(actor.ok()) << actor.status();
+  ASSERT_EQ((*actor)->Wait(absl::Now() + absl::Seconds(30)), 2);
+  const std::string output = ReadTestFile(log);
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
   EXPECT_THAT(output, HasSubstr("shoal-actor: "));
   EXPECT_THAT(output, HasSubstr("'observation'"));

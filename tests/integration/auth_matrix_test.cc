@@ -27,14 +27,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -694,17 +692,10 @@ std::string BinaryDir() {
   return dir != nullptr ? dir : ".";
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 // The lines of a PEM file's base64 body: any of them in a log is a leak.
 std::vector<std::string> PemBodyLines(const std::string& path) {
   std::vector<std::string> lines;
-  for (absl::string_view line : absl::StrSplit(ReadFile(path), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadTestFile(path), '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (line.size() >= 16 && !absl::StartsWith(line, "-----")) {
       lines.emplace_back(line);
@@ -811,7 +802,7 @@ TEST(AuthMatrixTest, ReplayBinaryLogsNoTokenOrKey) {
   (*child)->Signal(SIGTERM);
   EXPECT_EQ((*child)->Wait(absl::Now() + absl::Seconds(20)), 0);
 
-  const std::string log = ReadFile(options.log_file);
+  const std::string log = ReadTestFile(options.log_file);
   ASSERT_THAT(log, HasSubstr("listening")) << "the log is not the server's";
   for (const auto& [caller, token] : c.tokens) {
     EXPECT_THAT(log, Not(HasSubstr(token)))
@@ -849,7 +840,7 @@ TEST(AuthMatrixTest, EnvServerBinaryServesRemoteEnvsOverTlsWithTokens) {
   for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
        port < 0 && absl::Now() < deadline;
        absl::SleepFor(absl::Milliseconds(20))) {
-    const std::string log = ReadFile(options.log_file);
+    const std::string log = ReadTestFile(options.log_file);
     const size_t at = log.find("listening on 127.0.0.1:");
     const size_t end = log.find('\n', at);
     if (at == std::string::npos || end == std::string::npos) continue;
@@ -894,7 +885,7 @@ TEST(AuthMatrixTest, EnvServerBinaryServesRemoteEnvsOverTlsWithTokens) {
   env->reset();
   (*child)->Signal(SIGTERM);
   EXPECT_EQ((*child)->Wait(absl::Now() + absl::Seconds(20)), 0);
-  const std::string log = ReadFile(options.log_file);
+  const std::string log = ReadTestFile(options.log_file);
   for (const auto& [caller, token] : c.tokens) {
     EXPECT_THAT(log, Not(HasSubstr(token))) << CallerName(caller);
   }
@@ -924,7 +915,7 @@ TEST(AuthMatrixTest, NoBinaryTakesATokenOrKeyOnTheCommandLine) {
         ChildProcess::Start(options);
     ASSERT_TRUE(child.ok()) << child.status();
     (*child)->Wait(absl::Now() + absl::Seconds(30));
-    const std::string help = ReadFile(options.log_file);
+    const std::string help = ReadTestFile(options.log_file);
     int flags = 0;
     for (absl::string_view line : absl::StrSplit(help, '\n')) {
       if (!absl::StartsWith(line, "    --")) continue;

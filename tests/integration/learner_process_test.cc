@@ -8,17 +8,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/create_channel.h"
@@ -27,16 +23,11 @@
 #include "shoal/v1/learner.grpc.pb.h"
 #include "shoal/v1/replay.grpc.pb.h"
 
+#include "common/child_process.h"
 #include "common/test_util.h"
 #include "learner/learner_checkpoint.h"
 #include "learner/learner_testing.h"
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace shoal {
 namespace {
@@ -70,91 +61,42 @@ learner:
   device: cpu
 )";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// A server binary started with `flags`, its output in `dir`/`tag`.log, and
+// the port of its "<program> listening on HOST port N" line (0 when it did
+// not come; the reason is in the log and `error`).
+struct Server {
+  std::unique_ptr<ChildProcess> child;
+  int port = 0;
+  std::string error;
 
-// One child process; stdout and stderr go to files. SIGKILLed on
-// destruction if still running.
-class Process {
- public:
-  Process(const std::string& binary, const std::string& work_dir,
-          const std::string& tag, const std::vector<std::string>& flags)
-      : program_(std::filesystem::path(binary).filename().string()),
-        stdout_path_(absl::StrCat(work_dir, "/", tag, ".stdout")),
-        stderr_path_(absl::StrCat(work_dir, "/", tag, ".stderr")) {
-    std::vector<std::string> args = {binary};
-    args.insert(args.end(), flags.begin(), flags.end());
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, stdout_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) !=
-        0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
+  std::string Log() const {
+    return absl::StrCat(error, "\n",
+                        child ? ReadTestFile(child->log_file()) : "");
   }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // The port of the "<program> listening on HOST port N" line; 0 when it
-  // does not come within `timeout`.
-  int WaitForPort(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    const std::string prefix = absl::StrCat(program_, " listening on ");
-    while (absl::Now() < deadline) {
-      for (absl::string_view line :
-           absl::StrSplit(ReadFile(stdout_path_), '\n')) {
-        std::vector<absl::string_view> words = absl::StrSplit(line, ' ');
-        int port = 0;
-        if (absl::StartsWith(line, prefix) && words.size() == 6 &&
-            absl::SimpleAtoi(words[5], &port)) {
-          return port;
-        }
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return 0;
-  }
-
-  void Signal(int sig) { kill(pid_, sig); }
-
-  // The exit code, 128 + signal when killed, or -1 after `timeout`.
-  int Wait(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        if (WIFEXITED(status)) return WEXITSTATUS(status);
-        return 128 + WTERMSIG(status);
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return -1;
-  }
-
-  std::string Stderr() const { return ReadFile(stderr_path_); }
-
- private:
-  const std::string program_;
-  const std::string stdout_path_;
-  const std::string stderr_path_;
-  pid_t pid_ = -1;
 };
+
+Server StartServer(const std::string& binary, const std::string& dir,
+                   const std::string& tag,
+                   const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {binary};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  Server server;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      StartTestProcess(std::move(argv), absl::StrCat(dir, "/", tag, ".log"));
+  if (!child.ok()) {
+    server.error = child.status().ToString();
+    return server;
+  }
+  server.child = *std::move(child);
+  absl::StatusOr<int> port = server.child->WaitForPort(
+      absl::StrCat(server.child->name(), " listening on "), absl::Seconds(60));
+  if (port.ok()) {
+    server.port = *port;
+  } else {
+    server.error = port.status().ToString();
+  }
+  return server;
+}
 
 // Inserts `n` cartpole transitions; with `nan_rewards` every reward is NaN.
 void InsertTransitions(int replay_port, int n, bool nan_rewards = false) {
@@ -221,10 +163,11 @@ TEST(LearnerProcessTest, ResumesStepAndVersionAfterSigkill) {
   const std::string dir = MakeTempDir("learner_process").value();
   const std::string config_path = dir + "/config.yaml";
   ASSERT_TRUE(WriteTestFile(config_path, kConfig).ok());
-  Process replay(Binary("replay/shoal-replay", SHOAL_REPLAY_BINARY), dir,
-                 "replay", {"--config", config_path, "--host", "127.0.0.1"});
-  const int replay_port = replay.WaitForPort(absl::Seconds(30));
-  ASSERT_GT(replay_port, 0) << replay.Stderr();
+  const Server replay =
+      StartServer(Binary("replay/shoal-replay", SHOAL_REPLAY_BINARY), dir,
+                  "replay", {"--config", config_path, "--host", "127.0.0.1"});
+  const int replay_port = replay.port;
+  ASSERT_GT(replay_port, 0) << replay.Log();
   InsertTransitions(replay_port, /*n=*/2000);
 
   const std::string ckpt_dir = dir + "/ckpt";
@@ -248,13 +191,14 @@ TEST(LearnerProcessTest, ResumesStepAndVersionAfterSigkill) {
 
   LearnerCheckpointState before;
   {
-    Process learner(learner_binary, dir, "learner1", learner_flags);
-    const int port = learner.WaitForPort(absl::Seconds(60));
-    ASSERT_GT(port, 0) << learner.Stderr();
+    const Server learner =
+        StartServer(learner_binary, dir, "learner1", learner_flags);
+    const int port = learner.port;
+    ASSERT_GT(port, 0) << learner.Log();
     const Published trained =
         WaitForParameters(port, absl::Seconds(60),
                           [](const Published& p) { return p.version >= 5; });
-    ASSERT_GE(trained.version, 5) << learner.Stderr();
+    ASSERT_GE(trained.version, 5) << learner.Log();
     // Wait for a complete checkpoint past step 0.
     auto checkpointer = LearnerCheckpointer::Create({ckpt_dir, 2}).value();
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -270,30 +214,32 @@ TEST(LearnerProcessTest, ResumesStepAndVersionAfterSigkill) {
       }
       absl::SleepFor(absl::Milliseconds(50));
     }
-    ASSERT_GT(before.step, 0) << learner.Stderr();
-    learner.Signal(SIGKILL);
-    EXPECT_EQ(learner.Wait(absl::Seconds(10)), 128 + SIGKILL);
+    ASSERT_GT(before.step, 0) << learner.Log();
+    learner.child->Kill();
+    EXPECT_EQ(learner.child->exit_code(), 128 + SIGKILL);
   }
 
-  Process learner(learner_binary, dir, "learner2", learner_flags);
-  const int port = learner.WaitForPort(absl::Seconds(60));
-  ASSERT_GT(port, 0) << learner.Stderr();
+  const Server learner =
+      StartServer(learner_binary, dir, "learner2", learner_flags);
+  const int port = learner.port;
+  ASSERT_GT(port, 0) << learner.Log();
   // The first publish after the restart continues the checkpoint's count,
   // at (at least) its step; the newest checkpoint may have moved on since
   // `before` was read, never back.
   const Published resumed =
       WaitForParameters(port, absl::Seconds(30),
                         [](const Published& p) { return p.version > 0; });
-  EXPECT_GT(resumed.version, before.version) << learner.Stderr();
+  EXPECT_GT(resumed.version, before.version) << learner.Log();
   EXPECT_GE(resumed.learner_step, before.step);
   const Published later = WaitForParameters(
       port, absl::Seconds(60),
       [&](const Published& p) { return p.version >= resumed.version + 3; });
-  EXPECT_GE(later.version, resumed.version + 3) << learner.Stderr();
+  EXPECT_GE(later.version, resumed.version + 3) << learner.Log();
   EXPECT_GT(later.learner_step, resumed.learner_step);
 
-  learner.Signal(SIGTERM);
-  EXPECT_EQ(learner.Wait(absl::Seconds(30)), 0) << learner.Stderr();
+  learner.child->Signal(SIGTERM);
+  EXPECT_EQ(learner.child->Wait(absl::Now() + absl::Seconds(30)), 0)
+      << learner.Log();
   auto checkpointer = LearnerCheckpointer::Create({ckpt_dir, 2}).value();
   std::vector<std::string> complete = checkpointer->ListComplete();
   ASSERT_FALSE(complete.empty());
@@ -302,7 +248,7 @@ TEST(LearnerProcessTest, ResumesStepAndVersionAfterSigkill) {
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_GE(last->step, later.learner_step);
   EXPECT_GE(last->version, later.version);
-  EXPECT_TRUE(absl::StrContains(learner.Stderr(), "restored"));
+  EXPECT_TRUE(absl::StrContains(learner.Log(), "restored"));
 }
 
 TEST(LearnerProcessTest, ANanLossExitsNonZeroWithoutPublishingIt) {
@@ -314,23 +260,26 @@ TEST(LearnerProcessTest, ANanLossExitsNonZeroWithoutPublishingIt) {
                  "{name: reward, dtype: float32, shape: [], "
                  "allow_nonfinite: true}");
   ASSERT_TRUE(WriteTestFile(config_path, config).ok());
-  Process replay(Binary("replay/shoal-replay", SHOAL_REPLAY_BINARY), dir,
-                 "replay", {"--config", config_path, "--host", "127.0.0.1"});
-  const int replay_port = replay.WaitForPort(absl::Seconds(30));
-  ASSERT_GT(replay_port, 0) << replay.Stderr();
+  const Server replay =
+      StartServer(Binary("replay/shoal-replay", SHOAL_REPLAY_BINARY), dir,
+                  "replay", {"--config", config_path, "--host", "127.0.0.1"});
+  const int replay_port = replay.port;
+  ASSERT_GT(replay_port, 0) << replay.Log();
   InsertTransitions(replay_port, /*n=*/200, /*nan_rewards=*/true);
 
-  Process learner(Binary("learner/shoal-learner", SHOAL_LEARNER_BINARY), dir,
-                  "learner",
-                  {"--config", config_path, "--replay",
-                   absl::StrCat("127.0.0.1:", replay_port), "--host",
-                   "127.0.0.1", "--checkpoint_dir", dir + "/ckpt"});
-  EXPECT_EQ(learner.Wait(absl::Seconds(60)), 2);
-  const std::string stderr_text = learner.Stderr();
-  EXPECT_TRUE(absl::StrContains(stderr_text, "NaN")) << stderr_text;
+  const std::string log = dir + "/learner.log";
+  absl::StatusOr<std::unique_ptr<ChildProcess>> learner = StartTestProcess(
+      {Binary("learner/shoal-learner", SHOAL_LEARNER_BINARY), "--config",
+       config_path, "--replay", absl::StrCat("127.0.0.1:", replay_port),
+       "--host", "127.0.0.1", "--checkpoint_dir", dir + "/ckpt"},
+      log);
+  ASSERT_TRUE(learner.ok()) << learner.status();
+  EXPECT_EQ((*learner)->Wait(absl::Now() + absl::Seconds(60)), 2);
+  const std::string output = ReadTestFile(log);
+  EXPECT_TRUE(absl::StrContains(output, "NaN")) << output;
   // Only the initial weights were published: step 0, version 1.
-  EXPECT_TRUE(absl::StrContains(stderr_text, "training stopped at step 0"))
-      << stderr_text;
+  EXPECT_TRUE(absl::StrContains(output, "training stopped at step 0"))
+      << output;
 }
 
 }  // namespace

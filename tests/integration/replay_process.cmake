@@ -3,7 +3,7 @@
 # restart, SIGTERM, a bad config). Label: integration.
 shoal_test(replay_process_test
            SRCS ${CMAKE_CURRENT_LIST_DIR}/replay_process_test.cc
-           DEPS shoal_replay
+           DEPS shoal_replay shoal_tools
            LABELS integration)
 if(TARGET replay_process_test)
   add_dependencies(replay_process_test shoal-replay)

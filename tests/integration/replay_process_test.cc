@@ -2,19 +2,17 @@
 // prints its ports, takes inserts over gRPC and counts them in /metrics;
 // killed (SIGKILL) in the middle of a large checkpoint it restarts from the
 // previous complete one; SIGTERM ends it with exit code 0 after a final
-// checkpoint; a bad config ends it with exit code 2 and one stderr line.
+// checkpoint; a bad config ends it with exit code 2 and one line of output.
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -25,19 +23,13 @@
 #include "gtest/gtest.h"
 #include "shoal/v1/replay.grpc.pb.h"
 
+#include "common/child_process.h"
 #include "common/config.h"
+#include "common/status_macros.h"
 #include "common/test_util.h"
 #include "replay/replay_server.h"
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
+#include "tools/metrics_scrape.h"
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace shoal {
 namespace {
@@ -70,97 +62,34 @@ std::string ConfigText(int64_t max_size) {
       "      - {name: observation, dtype: uint8, shape: [1024]}\n");
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// One shoal-replay process (a ChildProcess, its output in
+// `work_dir`/`tag`.log) and the ports it printed.
+struct ReplayProcess {
+  std::unique_ptr<ChildProcess> child;
+  int port = 0;
+  int metrics_port = 0;
 
-// One shoal-replay process; stdout and stderr go to files. Killed (SIGKILL)
-// on destruction if still running.
-class ReplayProcess {
- public:
-  ReplayProcess(const std::string& work_dir, const std::string& tag,
-                const std::vector<std::string>& flags)
-      : stdout_path_(absl::StrCat(work_dir, "/", tag, ".stdout")),
-        stderr_path_(absl::StrCat(work_dir, "/", tag, ".stderr")) {
-    std::vector<std::string> args = {ReplayBinary()};
-    args.insert(args.end(), flags.begin(), flags.end());
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, stdout_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) !=
-        0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~ReplayProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  bool started() const { return pid_ > 0; }
-
-  // Waits for the "listening on" and "metrics on" lines.
-  bool WaitForPorts(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      for (absl::string_view line : absl::StrSplit(Stdout(), '\n')) {
-        std::vector<absl::string_view> words = absl::StrSplit(line, ' ');
-        if (absl::StartsWith(line, "shoal-replay listening on ") &&
-            words.size() == 6) {
-          (void)absl::SimpleAtoi(words[5], &port_);
-        }
-        if (absl::StartsWith(line, "shoal-replay metrics on port ") &&
-            words.size() == 5) {
-          (void)absl::SimpleAtoi(words[4], &metrics_port_);
-        }
-      }
-      if (port_ > 0 && metrics_port_ > 0) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return false;
-  }
-
-  void Signal(int sig) { kill(pid_, sig); }
-
-  // The exit code, 128 + signal when killed, or -1 after `timeout`.
-  int Wait(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        if (WIFEXITED(status)) return WEXITSTATUS(status);
-        return 128 + WTERMSIG(status);
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return -1;
-  }
-
-  std::string Stdout() const { return ReadFile(stdout_path_); }
-  std::string Stderr() const { return ReadFile(stderr_path_); }
-  int port() const { return port_; }
-  int metrics_port() const { return metrics_port_; }
-
- private:
-  const std::string stdout_path_;
-  const std::string stderr_path_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int metrics_port_ = 0;
+  std::string Log() const { return ReadTestFile(child->log_file()); }
 };
+
+absl::StatusOr<ReplayProcess> StartReplay(
+    const std::string& work_dir, const std::string& tag,
+    const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {ReplayBinary()};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  ReplayProcess process;
+  SHOAL_ASSIGN_OR_RETURN(
+      process.child,
+      StartTestProcess(std::move(argv),
+                       absl::StrCat(work_dir, "/", tag, ".log")));
+  SHOAL_ASSIGN_OR_RETURN(
+      process.port, process.child->WaitForPort("shoal-replay listening on ",
+                                               absl::Seconds(20)));
+  SHOAL_ASSIGN_OR_RETURN(process.metrics_port,
+                         process.child->WaitForPort("shoal-replay metrics on ",
+                                                    absl::Seconds(20)));
+  return process;
+}
 
 std::unique_ptr<v1::ReplayService::Stub> MakeStub(int port) {
   return v1::ReplayService::NewStub(grpc::CreateChannel(
@@ -202,44 +131,12 @@ int64_t TableSize(v1::ReplayService::Stub& stub) {
   return status.ok() && info.tables_size() == 1 ? info.tables(0).size() : -1;
 }
 
-// GET /metrics over a plain socket; the response body.
-std::string ScrapeMetrics(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
-      0) {
-    const std::string request =
-        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (write(fd, request.data(), request.size()) ==
-        static_cast<ssize_t>(request.size())) {
-      char buffer[4096];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
-        response.append(buffer, n);
-      }
-    }
-  }
-  close(fd);
-  return response;
-}
-
-// The value of an unlabelled sample `name` in a Prometheus text page; -1
-// when absent.
-double MetricValue(const std::string& page, absl::string_view name) {
-  for (absl::string_view line : absl::StrSplit(page, '\n')) {
-    line = absl::StripSuffix(line, "\r");
-    if (!absl::StartsWith(line, name) || line.size() <= name.size() ||
-        line[name.size()] != ' ') {
-      continue;
-    }
-    double value = -1;
-    if (absl::SimpleAtod(line.substr(name.size() + 1), &value)) return value;
-  }
-  return -1;
+// `series` from the process's /metrics; -1 when it cannot be read.
+double Metric(const ReplayProcess& process, absl::string_view series) {
+  absl::StatusOr<MetricSamples> samples =
+      ScrapeMetrics(process.metrics_port, absl::Seconds(5));
+  EXPECT_TRUE(samples.ok()) << samples.status();
+  return samples.ok() ? samples->Get(series, -1) : -1;
 }
 
 // Checkpoint directories left incomplete: "*.tmp" or without DONE.
@@ -279,14 +176,11 @@ TEST(ReplayProcessTest, SurvivesSigkillMidCheckpointAndStopsCleanlyOnSigterm) {
       "--host",         "127.0.0.1", "--port",           "0",
       "--metrics_port", "0",         "--log_level",      "info"};
 
-  auto process = std::make_unique<ReplayProcess>(work, "run0", flags);
-  ASSERT_TRUE(process->started()) << ReplayBinary();
-  ASSERT_TRUE(process->WaitForPorts(absl::Seconds(10))) << process->Stderr();
-  auto stub = MakeStub(process->port());
+  absl::StatusOr<ReplayProcess> process = StartReplay(work, "run0", flags);
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto stub = MakeStub(process->port);
   Insert(*stub, /*first=*/1, /*n=*/1000);
-  EXPECT_EQ(MetricValue(ScrapeMetrics(process->metrics_port()),
-                        "shoal_replay_inserted_items_total"),
-            1000);
+  EXPECT_EQ(Metric(*process, "shoal_replay_inserted_items_total"), 1000);
   {
     grpc::ClientContext context;
     v1::CheckpointResponse done;
@@ -311,30 +205,29 @@ TEST(ReplayProcessTest, SurvivesSigkillMidCheckpointAndStopsCleanlyOnSigterm) {
       (void)stub->Checkpoint(&context, v1::CheckpointRequest(), &ignored);
     });
     absl::SleepFor(absl::Milliseconds(50));
-    process->Signal(SIGKILL);
-    EXPECT_EQ(process->Wait(absl::Seconds(10)), 128 + SIGKILL);
+    process->child->Kill();
+    EXPECT_EQ(process->child->exit_code(), 128 + SIGKILL);
     checkpoint.join();
     interrupted = IncompleteCheckpoints(checkpoints) > 0;
     if (!interrupted) complete_items = size;
 
-    process = std::make_unique<ReplayProcess>(
-        work, absl::StrCat("run", attempt + 1), flags);
-    ASSERT_TRUE(process->WaitForPorts(absl::Seconds(20))) << process->Stderr();
-    stub = MakeStub(process->port());
+    process = StartReplay(work, absl::StrCat("run", attempt + 1), flags);
+    ASSERT_TRUE(process.ok()) << process.status();
+    stub = MakeStub(process->port);
     EXPECT_EQ(TableSize(*stub), complete_items);
-    EXPECT_THAT(process->Stderr(), HasSubstr("restored checkpoint"));
+    EXPECT_THAT(process->Log(), HasSubstr("restored checkpoint"));
   }
   ASSERT_TRUE(interrupted) << "no checkpoint was caught mid-write";
-  EXPECT_EQ(MetricValue(ScrapeMetrics(process->metrics_port()),
-                        "shoal_replay_inserted_items_total"),
+  EXPECT_EQ(Metric(*process, "shoal_replay_inserted_items_total"),
             0);  // counters are per process
 
   // SIGTERM: exit 0 after a final checkpoint of what it holds now.
   Insert(*stub, next, /*n=*/10);
   const std::vector<std::string> before = ListCompleteCheckpoints(checkpoints);
-  process->Signal(SIGTERM);
-  EXPECT_EQ(process->Wait(absl::Seconds(20)), 0) << process->Stderr();
-  EXPECT_THAT(process->Stderr(), HasSubstr("final checkpoint"));
+  process->child->Signal(SIGTERM);
+  EXPECT_EQ(process->child->Wait(absl::Now() + absl::Seconds(20)), 0)
+      << process->Log();
+  EXPECT_THAT(process->Log(), HasSubstr("final checkpoint"));
   const std::vector<std::string> after = ListCompleteCheckpoints(checkpoints);
   ASSERT_FALSE(after.empty());
   ASSERT_FALSE(before.empty());
@@ -350,16 +243,20 @@ TEST(ReplayProcessTest, BadConfigExitsWithCode2AndOneLineNamingTheKey) {
   // Line 7 holds the bad value.
   std::string text = ConfigText(/*max_size=*/-5);
   ASSERT_TRUE(WriteTestFile(config, text).ok());
-  ReplayProcess process(
-      work, "bad", {"--config", config, "--port", "0", "--host", "127.0.0.1"});
-  ASSERT_TRUE(process.started());
-  EXPECT_EQ(process.Wait(absl::Seconds(10)), 2);
-  const std::string err = process.Stderr();
-  std::vector<std::string> lines = absl::StrSplit(err, '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 1u) << err;
+  const std::string log = work + "/bad.log";
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+      StartTestProcess({ReplayBinary(), "--config", config, "--port", "0",
+                        "--host", "127.0.0.1"},
+                       log);
+  ASSERT_TRUE(process.ok()) << process.status();
+  EXPECT_EQ((*process)->Wait(absl::Now() + absl::Seconds(10)), 2);
+  // stdout and stderr together: one line, nothing else.
+  const std::string output = ReadTestFile(log);
+  std::vector<std::string> lines =
+      absl::StrSplit(output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u) << output;
   EXPECT_THAT(lines[0], HasSubstr(absl::StrCat(config, ":7:")));
   EXPECT_THAT(lines[0], HasSubstr("max_size"));
-  EXPECT_TRUE(process.Stdout().empty());
   fs::remove_all(work);
 }
 
