@@ -2,11 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-
-#include "absl/strings/str_cat.h"
-
-#include "common/status_macros.h"
 
 namespace shoal {
 namespace {
@@ -77,56 +72,17 @@ double Wrap(double x, double m, double big_m) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Acrobot>> Acrobot::Create(
-    int max_episode_steps) {
-  if (max_episode_steps < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_episode_steps must be >= 0, got ", max_episode_steps));
-  }
-  return std::unique_ptr<Acrobot>(new Acrobot(
-      max_episode_steps == 0 ? kDefaultMaxEpisodeSteps : max_episode_steps));
-}
+Acrobot::Acrobot(int max_episode_steps)
+    : ClassicControlEnv("acrobot", DiscreteSpace(3), max_episode_steps) {}
 
-Acrobot::Acrobot(int max_episode_steps) : clock_(max_episode_steps) {
-  spec_.name = "acrobot";
-  spec_.observation_shape = {kObservationSize};
-  spec_.action_space.kind = ActionSpace::Kind::kDiscrete;
-  spec_.action_space.num_actions = 3;
-  spec_.max_episode_steps = max_episode_steps;
-}
-
-absl::Status Acrobot::Reset(uint64_t seed, absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  env_internal::SeededRng rng(seed);
+void Acrobot::ResetState(env_internal::SeededRng* rng) {
   for (double& s : state_) {
-    s = static_cast<float>(rng.Uniform(-kResetBound, kResetBound));
+    s = static_cast<float>(rng->Uniform(-kResetBound, kResetBound));
   }
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
 }
 
-absl::Status Acrobot::SetState(absl::Span<const double> state,
-                               absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(
-      env_internal::CheckSize("state", state.size(), kStateSize));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
+void Acrobot::LoadState(absl::Span<const double> state) {
   std::copy(state.begin(), state.end(), state_);
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::StatusOr<StepResult> Acrobot::Step(const Action& action,
-                                         absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(clock_.CheckActive());
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckDiscreteAction(
-      action.discrete, spec_.action_space.num_actions));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  return StepUnchecked(action, observation.data());
 }
 
 StepResult Acrobot::StepUnchecked(const Action& action, float* observation) {
@@ -157,7 +113,7 @@ StepResult Acrobot::StepUnchecked(const Action& action, float* observation) {
   result.terminated =
       -std::cos(state_[0]) - std::cos(state_[1] + state_[0]) > 1.0;
   result.reward = result.terminated ? 0.0 : -1.0;
-  result.truncated = clock_.Tick(result.terminated);
+  result.truncated = clock().Tick(result.terminated);
   WriteObservation(observation);
   return result;
 }

@@ -1,11 +1,6 @@
 #include "actor/envs/cartpole.h"
 
 #include <cmath>
-#include <memory>
-
-#include "absl/strings/str_cat.h"
-
-#include "common/status_macros.h"
 
 namespace shoal {
 namespace {
@@ -26,60 +21,21 @@ constexpr double kResetBound = 0.05;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CartPole>> CartPole::Create(
-    int max_episode_steps) {
-  if (max_episode_steps < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_episode_steps must be >= 0, got ", max_episode_steps));
-  }
-  return std::unique_ptr<CartPole>(new CartPole(
-      max_episode_steps == 0 ? kDefaultMaxEpisodeSteps : max_episode_steps));
+CartPole::CartPole(int max_episode_steps)
+    : ClassicControlEnv("cartpole", DiscreteSpace(2), max_episode_steps) {}
+
+void CartPole::ResetState(env_internal::SeededRng* rng) {
+  x_ = rng->Uniform(-kResetBound, kResetBound);
+  x_dot_ = rng->Uniform(-kResetBound, kResetBound);
+  theta_ = rng->Uniform(-kResetBound, kResetBound);
+  theta_dot_ = rng->Uniform(-kResetBound, kResetBound);
 }
 
-CartPole::CartPole(int max_episode_steps) : clock_(max_episode_steps) {
-  spec_.name = "cartpole";
-  spec_.observation_shape = {kObservationSize};
-  spec_.action_space.kind = ActionSpace::Kind::kDiscrete;
-  spec_.action_space.num_actions = 2;
-  spec_.max_episode_steps = max_episode_steps;
-}
-
-absl::Status CartPole::Reset(uint64_t seed, absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  env_internal::SeededRng rng(seed);
-  x_ = rng.Uniform(-kResetBound, kResetBound);
-  x_dot_ = rng.Uniform(-kResetBound, kResetBound);
-  theta_ = rng.Uniform(-kResetBound, kResetBound);
-  theta_dot_ = rng.Uniform(-kResetBound, kResetBound);
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::Status CartPole::SetState(absl::Span<const double> state,
-                                absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(
-      env_internal::CheckSize("state", state.size(), kStateSize));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
+void CartPole::LoadState(absl::Span<const double> state) {
   x_ = state[0];
   x_dot_ = state[1];
   theta_ = state[2];
   theta_dot_ = state[3];
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::StatusOr<StepResult> CartPole::Step(const Action& action,
-                                          absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(clock_.CheckActive());
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckDiscreteAction(
-      action.discrete, spec_.action_space.num_actions));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  return StepUnchecked(action, observation.data());
 }
 
 StepResult CartPole::StepUnchecked(const Action& action, float* observation) {
@@ -103,7 +59,7 @@ StepResult CartPole::StepUnchecked(const Action& action, float* observation) {
   result.terminated = x_ < -kXThreshold || x_ > kXThreshold ||
                       theta_ < -kThetaThreshold || theta_ > kThetaThreshold;
   result.reward = 1.0;
-  result.truncated = clock_.Tick(result.terminated);
+  result.truncated = clock().Tick(result.terminated);
   WriteObservation(observation);
   return result;
 }

@@ -1,18 +1,32 @@
 // Helpers for the env unit tests (header-only, not part of shoal_envs'
-// API): building envs and actions, and running an episode to its end.
+// API): building envs and actions, running an episode to its end, and the
+// checks every env test repeats (Reset determinism, the TimeLimit).
 #ifndef SHOAL_ACTOR_ENVS_ENV_TESTING_H_
 #define SHOAL_ACTOR_ENVS_ENV_TESTING_H_
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "gtest/gtest.h"
 
 #include "actor/envs/env.h"
 
 namespace shoal {
 namespace env_testing {
+
+// E::Create(max_episode_steps) for a built-in env type E, failing the test
+// if it fails.
+template <typename E>
+std::unique_ptr<E> CreateEnv(int max_episode_steps = 0) {
+  absl::StatusOr<std::unique_ptr<E>> env = E::Create(max_episode_steps);
+  EXPECT_TRUE(env.ok()) << env.status();
+  return *std::move(env);
+}
 
 inline Action DiscreteAction(int64_t a) {
   Action action;
@@ -62,6 +76,34 @@ inline EpisodeSummary RunEpisode(Env& env, const Action& action,
     if (result->terminated || result->truncated) return summary;
   }
   return summary;
+}
+
+// Expects Reset(seed) to write observation_size() floats, the same ones
+// twice, and Reset(other_seed) other ones. Returns Reset(seed)'s.
+inline std::vector<float> ExpectDeterministicReset(Env& env, uint64_t seed,
+                                                   uint64_t other_seed) {
+  const std::vector<float> first = ResetObservation(env, seed);
+  EXPECT_EQ(static_cast<int64_t>(first.size()), env.spec().observation_size());
+  EXPECT_EQ(first, ResetObservation(env, seed));
+  EXPECT_NE(first, ResetObservation(env, other_seed));
+  return first;
+}
+
+// Resets `env` with `seed`, steps it with `action` and expects the episode
+// to be truncated, not terminated, on step `steps` and not before. Returns
+// the run.
+inline EpisodeSummary ExpectTruncatedAfter(Env& env, uint64_t seed,
+                                           const Action& action, int steps) {
+  if (ResetObservation(env, seed).empty()) {
+    ADD_FAILURE() << "Reset(" << seed << ") failed";
+    return EpisodeSummary();
+  }
+  const EpisodeSummary run = RunEpisode(env, action, /*max_steps=*/steps + 1);
+  EXPECT_TRUE(run.status.ok()) << run.status;
+  EXPECT_EQ(run.steps, steps);
+  EXPECT_TRUE(run.last.truncated);
+  EXPECT_FALSE(run.last.terminated);
+  return run;
 }
 
 }  // namespace env_testing

@@ -14,15 +14,10 @@ namespace shoal {
 namespace {
 
 using ::shoal::env_testing::BoxAction;
+using ::shoal::env_testing::CreateEnv;
 using ::shoal::env_testing::ResetObservation;
 using ::shoal::env_testing::RunEpisode;
 using ::testing::HasSubstr;
-
-std::unique_ptr<Ks> MakeKs(int max_episode_steps = 0) {
-  absl::StatusOr<std::unique_ptr<Ks>> env = Ks::Create(max_episode_steps);
-  EXPECT_TRUE(env.ok()) << env.status();
-  return *std::move(env);
-}
 
 std::vector<float> Row(int index) {
   std::vector<float> u(Ks::kGridSize);
@@ -31,7 +26,7 @@ std::vector<float> Row(int index) {
 }
 
 TEST(KsTest, SpecMatchesPimbrl) {
-  std::unique_ptr<Ks> env = MakeKs();
+  std::unique_ptr<Ks> env = CreateEnv<Ks>();
   EXPECT_EQ(env->spec().name, "ks");
   EXPECT_EQ(env->spec().observation_size(), 64);
   EXPECT_EQ(env->spec().action_space.low, std::vector<float>(4, -0.5f));
@@ -49,7 +44,7 @@ TEST(KsTest, EmbedsTheInitialStateTable) {
 }
 
 TEST(KsTest, ResetPicksATableRowDeterministically) {
-  std::unique_ptr<Ks> env = MakeKs();
+  std::unique_ptr<Ks> env = CreateEnv<Ks>();
   const std::vector<float> a = ResetObservation(*env, /*seed=*/3);
   EXPECT_EQ(a, ResetObservation(*env, /*seed=*/3));
   bool is_row = false;
@@ -69,7 +64,7 @@ TEST(KsTest, TruncatesAfterFourHundredStepsNearTheZeroActionReturn) {
   const std::vector<float> zero(4, 0.0f);
   double total = 0.0;
   for (int row : {0, 49, 99, 149, 199}) {
-    std::unique_ptr<Ks> env = MakeKs();
+    std::unique_ptr<Ks> env = CreateEnv<Ks>();
     const std::vector<float> u = Row(row);
     std::vector<float> obs(64);
     ASSERT_TRUE(env->SetState(std::vector<double>(u.begin(), u.end()),
@@ -87,8 +82,8 @@ TEST(KsTest, TruncatesAfterFourHundredStepsNearTheZeroActionReturn) {
 }
 
 TEST(KsTest, DoesNotClipActionsButRejectsNaN) {
-  std::unique_ptr<Ks> inside = MakeKs();
-  std::unique_ptr<Ks> outside = MakeKs();
+  std::unique_ptr<Ks> inside = CreateEnv<Ks>();
+  std::unique_ptr<Ks> outside = CreateEnv<Ks>();
   std::vector<float> a(64), b(64);
   ASSERT_TRUE(inside->Reset(/*seed=*/0, absl::MakeSpan(a)).ok());
   ASSERT_TRUE(outside->Reset(/*seed=*/0, absl::MakeSpan(b)).ok());

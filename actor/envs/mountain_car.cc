@@ -2,11 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-
-#include "absl/strings/str_cat.h"
-
-#include "common/status_macros.h"
 
 namespace shoal {
 namespace {
@@ -23,56 +18,17 @@ constexpr double kResetHigh = -0.4;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MountainCar>> MountainCar::Create(
-    int max_episode_steps) {
-  if (max_episode_steps < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_episode_steps must be >= 0, got ", max_episode_steps));
-  }
-  return std::unique_ptr<MountainCar>(new MountainCar(
-      max_episode_steps == 0 ? kDefaultMaxEpisodeSteps : max_episode_steps));
-}
+MountainCar::MountainCar(int max_episode_steps)
+    : ClassicControlEnv("mountain_car", DiscreteSpace(3), max_episode_steps) {}
 
-MountainCar::MountainCar(int max_episode_steps) : clock_(max_episode_steps) {
-  spec_.name = "mountain_car";
-  spec_.observation_shape = {kObservationSize};
-  spec_.action_space.kind = ActionSpace::Kind::kDiscrete;
-  spec_.action_space.num_actions = 3;
-  spec_.max_episode_steps = max_episode_steps;
-}
-
-absl::Status MountainCar::Reset(uint64_t seed, absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  env_internal::SeededRng rng(seed);
-  position_ = rng.Uniform(kResetLow, kResetHigh);
+void MountainCar::ResetState(env_internal::SeededRng* rng) {
+  position_ = rng->Uniform(kResetLow, kResetHigh);
   velocity_ = 0.0;
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
 }
 
-absl::Status MountainCar::SetState(absl::Span<const double> state,
-                                   absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(
-      env_internal::CheckSize("state", state.size(), kStateSize));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
+void MountainCar::LoadState(absl::Span<const double> state) {
   position_ = state[0];
   velocity_ = state[1];
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::StatusOr<StepResult> MountainCar::Step(const Action& action,
-                                             absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(clock_.CheckActive());
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckDiscreteAction(
-      action.discrete, spec_.action_space.num_actions));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  return StepUnchecked(action, observation.data());
 }
 
 StepResult MountainCar::StepUnchecked(const Action& action,
@@ -87,7 +43,7 @@ StepResult MountainCar::StepUnchecked(const Action& action,
   StepResult result;
   result.terminated = position_ >= kGoalPosition && velocity_ >= kGoalVelocity;
   result.reward = -1.0;
-  result.truncated = clock_.Tick(result.terminated);
+  result.truncated = clock().Tick(result.terminated);
   WriteObservation(observation);
   return result;
 }

@@ -2,11 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-
-#include "absl/strings/str_cat.h"
-
-#include "common/status_macros.h"
 
 namespace shoal {
 namespace {
@@ -34,60 +29,22 @@ constexpr float kGoalPositionF = static_cast<float>(kGoalPosition);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MountainCarContinuous>>
-MountainCarContinuous::Create(int max_episode_steps) {
-  if (max_episode_steps < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_episode_steps must be >= 0, got ", max_episode_steps));
-  }
-  return std::unique_ptr<MountainCarContinuous>(new MountainCarContinuous(
-      max_episode_steps == 0 ? kDefaultMaxEpisodeSteps : max_episode_steps));
-}
-
 MountainCarContinuous::MountainCarContinuous(int max_episode_steps)
-    : clock_(max_episode_steps) {
-  spec_.name = "mountain_car_continuous";
-  spec_.observation_shape = {kObservationSize};
-  spec_.action_space.kind = ActionSpace::Kind::kBox;
-  spec_.action_space.low = {static_cast<float>(kMinAction)};
-  spec_.action_space.high = {static_cast<float>(kMaxAction)};
-  spec_.max_episode_steps = max_episode_steps;
-}
+    : ClassicControlEnv("mountain_car_continuous",
+                        BoxSpace(static_cast<float>(kMinAction),
+                                 static_cast<float>(kMaxAction)),
+                        max_episode_steps) {}
 
-absl::Status MountainCarContinuous::Reset(uint64_t seed,
-                                          absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  env_internal::SeededRng rng(seed);
-  position_ = rng.Uniform(kResetLow, kResetHigh);
+void MountainCarContinuous::ResetState(env_internal::SeededRng* rng) {
+  position_ = rng->Uniform(kResetLow, kResetHigh);
   velocity_ = 0.0;
   float_state_ = false;
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
 }
 
-absl::Status MountainCarContinuous::SetState(absl::Span<const double> state,
-                                             absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(
-      env_internal::CheckSize("state", state.size(), kStateSize));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
+void MountainCarContinuous::LoadState(absl::Span<const double> state) {
   position_ = state[0];
   velocity_ = state[1];
   float_state_ = false;
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::StatusOr<StepResult> MountainCarContinuous::Step(
-    const Action& action, absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(clock_.CheckActive());
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckBoxAction(action.box, 1));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  return StepUnchecked(action, observation.data());
 }
 
 StepResult MountainCarContinuous::StepUnchecked(const Action& action,
@@ -142,7 +99,7 @@ StepResult MountainCarContinuous::StepUnchecked(const Action& action,
   result.terminated = terminated;
   result.reward = (terminated ? kGoalReward : 0.0) -
                   env_internal::Pow(static_cast<double>(a), 2.0) * kActionCost;
-  result.truncated = clock_.Tick(terminated);
+  result.truncated = clock().Tick(terminated);
   WriteObservation(observation);
   return result;
 }

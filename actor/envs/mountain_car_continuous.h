@@ -6,43 +6,27 @@
 // action cost is not (as in Gymnasium). NaN/infinite actions are
 // INVALID_ARGUMENT. Reward 100 on reaching position >= 0.45 with velocity
 // >= 0 (terminated) minus 0.1 * action^2 per step; truncated on step
-// max_episode_steps (default 999).
+// max_episode_steps (default 999). Create, Reset, Step and SetState come
+// from ClassicControlEnv.
 //
 // Thread-compatible (see Env).
 #ifndef SHOAL_ACTOR_ENVS_MOUNTAIN_CAR_CONTINUOUS_H_
 #define SHOAL_ACTOR_ENVS_MOUNTAIN_CAR_CONTINUOUS_H_
 
-#include <memory>
-
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
+#include "actor/envs/classic_control_env.h"
 #include "actor/envs/env.h"
 #include "actor/envs/env_util.h"
 
 namespace shoal {
 
-class MountainCarContinuous final : public Env {
+class MountainCarContinuous final
+    : public ClassicControlEnv<MountainCarContinuous> {
  public:
   static constexpr int kDefaultMaxEpisodeSteps = 999;
   static constexpr int kStateSize = 2;
   static constexpr int kObservationSize = 2;
-
-  // `max_episode_steps` 0 means kDefaultMaxEpisodeSteps; negative is
-  // INVALID_ARGUMENT.
-  static absl::StatusOr<std::unique_ptr<MountainCarContinuous>> Create(
-      int max_episode_steps = 0);
-
-  const EnvSpec& spec() const override { return spec_; }
-  // position ~ U(-0.6, -0.4) drawn from `seed`, velocity 0 (float64 state).
-  absl::Status Reset(uint64_t seed, absl::Span<float> observation) override;
-  absl::StatusOr<StepResult> Step(const Action& action,
-                                  absl::Span<float> observation) override;
-  // `state` is {position, velocity}, taken as the float64 state of a fresh
-  // reset (the next step computes in double).
-  absl::Status SetState(absl::Span<const double> state,
-                        absl::Span<float> observation) override;
 
   // Step without checks, for VectorEnv's batch path. O(1), no allocation.
   // REQUIRES: an episode is running, `action.box` holds one finite value,
@@ -50,11 +34,16 @@ class MountainCarContinuous final : public Env {
   StepResult StepUnchecked(const Action& action, float* observation);
 
  private:
+  friend class ClassicControlEnv<MountainCarContinuous>;
+
   explicit MountainCarContinuous(int max_episode_steps);
+  // position ~ U(-0.6, -0.4), velocity 0 (float64 state).
+  void ResetState(env_internal::SeededRng* rng);
+  // `state` is {position, velocity}, taken as the float64 state of a fresh
+  // reset (the next step computes in double).
+  void LoadState(absl::Span<const double> state);
   void WriteObservation(float* observation) const;
 
-  EnvSpec spec_;
-  env_internal::EpisodeClock clock_;
   // Exact float32 values once float_state_ is true.
   double position_ = 0.0;
   double velocity_ = 0.0;

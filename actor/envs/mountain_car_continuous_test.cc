@@ -1,11 +1,12 @@
+// MountainCarContinuous's force clipping, action cost and goal reward;
+// what it shares with the other classic-control envs is in
+// classic_control_env_test.cc.
 #include "actor/envs/mountain_car_continuous.h"
 
-#include <cmath>
 #include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 #include "actor/envs/env_testing.h"
@@ -14,20 +15,12 @@ namespace shoal {
 namespace {
 
 using ::shoal::env_testing::BoxAction;
-using ::shoal::env_testing::ResetObservation;
-using ::shoal::env_testing::RunEpisode;
-using ::testing::HasSubstr;
-
-std::unique_ptr<MountainCarContinuous> MakeEnv(int max_episode_steps = 0) {
-  absl::StatusOr<std::unique_ptr<MountainCarContinuous>> env =
-      MountainCarContinuous::Create(max_episode_steps);
-  EXPECT_TRUE(env.ok()) << env.status();
-  return *std::move(env);
-}
+using ::shoal::env_testing::CreateEnv;
 
 // Two steps from a fixed state with `force`; returns the second result.
 StepResult TwoStepsWith(float force, std::vector<float>* obs) {
-  std::unique_ptr<MountainCarContinuous> env = MakeEnv();
+  std::unique_ptr<MountainCarContinuous> env =
+      CreateEnv<MountainCarContinuous>();
   obs->resize(2);
   EXPECT_TRUE(env->SetState({-0.5, 0.0}, absl::MakeSpan(*obs)).ok());
   const std::vector<float> action = {force};
@@ -36,15 +29,6 @@ StepResult TwoStepsWith(float force, std::vector<float>* obs) {
       env->Step(BoxAction(action), absl::MakeSpan(*obs));
   EXPECT_TRUE(result.ok()) << result.status();
   return *result;
-}
-
-TEST(MountainCarContinuousTest, SpecMatchesGymnasium) {
-  std::unique_ptr<MountainCarContinuous> env = MakeEnv();
-  EXPECT_EQ(env->spec().name, "mountain_car_continuous");
-  EXPECT_EQ(env->spec().observation_size(), 2);
-  EXPECT_EQ(env->spec().action_space.low, std::vector<float>{-1.0f});
-  EXPECT_EQ(env->spec().action_space.high, std::vector<float>{1.0f});
-  EXPECT_EQ(env->spec().max_episode_steps, 999);
 }
 
 TEST(MountainCarContinuousTest, ClipsTheForceButChargesTheFullAction) {
@@ -61,7 +45,8 @@ TEST(MountainCarContinuousTest, ClipsTheForceButChargesTheFullAction) {
 }
 
 TEST(MountainCarContinuousTest, PaysOneHundredAtTheGoal) {
-  std::unique_ptr<MountainCarContinuous> env = MakeEnv();
+  std::unique_ptr<MountainCarContinuous> env =
+      CreateEnv<MountainCarContinuous>();
   std::vector<float> obs(2);
   ASSERT_TRUE(env->SetState({0.44, 0.05}, absl::MakeSpan(obs)).ok());
   const std::vector<float> action = {0.0f};
@@ -72,34 +57,18 @@ TEST(MountainCarContinuousTest, PaysOneHundredAtTheGoal) {
   EXPECT_EQ(result->reward, 100.0);
 }
 
-TEST(MountainCarContinuousTest, RejectsNaNActions) {
-  std::unique_ptr<MountainCarContinuous> env = MakeEnv();
-  std::vector<float> obs(2);
-  ASSERT_TRUE(env->Reset(/*seed=*/0, absl::MakeSpan(obs)).ok());
-  const std::vector<float> nan = {std::nanf("")};
-  absl::StatusOr<StepResult> result =
-      env->Step(BoxAction(nan), absl::MakeSpan(obs));
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(result.status().message(), HasSubstr("nan"));
-}
-
 TEST(MountainCarContinuousTest, TruncatesOnMaxEpisodeSteps) {
-  std::unique_ptr<MountainCarContinuous> env = MakeEnv();
-  ASSERT_EQ(ResetObservation(*env, /*seed=*/0).size(), 2u);
+  std::unique_ptr<MountainCarContinuous> env =
+      CreateEnv<MountainCarContinuous>();
   const std::vector<float> action = {0.0f};
-  const env_testing::EpisodeSummary run =
-      RunEpisode(*env, BoxAction(action), /*max_steps=*/5000);
-  ASSERT_TRUE(run.status.ok()) << run.status;
-  EXPECT_EQ(run.steps, 999);
-  EXPECT_TRUE(run.last.truncated);
-  EXPECT_FALSE(run.last.terminated);
+  env_testing::ExpectTruncatedAfter(*env, /*seed=*/0, BoxAction(action),
+                                    /*steps=*/999);
 }
 
 TEST(MountainCarContinuousTest, ResetIsDeterministicPerSeed) {
-  std::unique_ptr<MountainCarContinuous> env = MakeEnv();
-  const std::vector<float> a = ResetObservation(*env, /*seed=*/9);
-  EXPECT_EQ(a, ResetObservation(*env, /*seed=*/9));
-  EXPECT_NE(a, ResetObservation(*env, /*seed=*/10));
+  std::unique_ptr<MountainCarContinuous> env =
+      CreateEnv<MountainCarContinuous>();
+  env_testing::ExpectDeterministicReset(*env, /*seed=*/9, /*other_seed=*/10);
 }
 
 }  // namespace

@@ -2,11 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-
-#include "absl/strings/str_cat.h"
-
-#include "common/status_macros.h"
 
 namespace shoal {
 namespace {
@@ -23,56 +18,18 @@ constexpr double kResetSpeed = 1.0;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Pendulum>> Pendulum::Create(
-    int max_episode_steps) {
-  if (max_episode_steps < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_episode_steps must be >= 0, got ", max_episode_steps));
-  }
-  return std::unique_ptr<Pendulum>(new Pendulum(
-      max_episode_steps == 0 ? kDefaultMaxEpisodeSteps : max_episode_steps));
+Pendulum::Pendulum(int max_episode_steps)
+    : ClassicControlEnv("pendulum", BoxSpace(-kMaxTorque, kMaxTorque),
+                        max_episode_steps) {}
+
+void Pendulum::ResetState(env_internal::SeededRng* rng) {
+  theta_ = rng->Uniform(-kPi, kPi);
+  theta_dot_ = rng->Uniform(-kResetSpeed, kResetSpeed);
 }
 
-Pendulum::Pendulum(int max_episode_steps) : clock_(max_episode_steps) {
-  spec_.name = "pendulum";
-  spec_.observation_shape = {kObservationSize};
-  spec_.action_space.kind = ActionSpace::Kind::kBox;
-  spec_.action_space.low = {-kMaxTorque};
-  spec_.action_space.high = {kMaxTorque};
-  spec_.max_episode_steps = max_episode_steps;
-}
-
-absl::Status Pendulum::Reset(uint64_t seed, absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  env_internal::SeededRng rng(seed);
-  theta_ = rng.Uniform(-kPi, kPi);
-  theta_dot_ = rng.Uniform(-kResetSpeed, kResetSpeed);
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::Status Pendulum::SetState(absl::Span<const double> state,
-                                absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(
-      env_internal::CheckSize("state", state.size(), kStateSize));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
+void Pendulum::LoadState(absl::Span<const double> state) {
   theta_ = state[0];
   theta_dot_ = state[1];
-  clock_.Start();
-  WriteObservation(observation.data());
-  return absl::OkStatus();
-}
-
-absl::StatusOr<StepResult> Pendulum::Step(const Action& action,
-                                          absl::Span<float> observation) {
-  SHOAL_RETURN_IF_ERROR(clock_.CheckActive());
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckBoxAction(action.box, 1));
-  SHOAL_RETURN_IF_ERROR(env_internal::CheckSize(
-      "observation", observation.size(), kObservationSize));
-  return StepUnchecked(action, observation.data());
 }
 
 StepResult Pendulum::StepUnchecked(const Action& action, float* observation) {
@@ -92,7 +49,7 @@ StepResult Pendulum::StepUnchecked(const Action& action, float* observation) {
   StepResult result;
   result.reward = -costs;
   result.terminated = false;
-  result.truncated = clock_.Tick(/*terminated=*/false);
+  result.truncated = clock().Tick(/*terminated=*/false);
   WriteObservation(observation);
   return result;
 }
