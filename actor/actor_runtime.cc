@@ -20,8 +20,13 @@ absl::StatusOr<std::unique_ptr<ActorRuntime>> ActorRuntime::Start(
     options.channel = ChannelOptionsFromConfig(config, "");
     options.writer_id = static_cast<uint64_t>(loop_options.actor_index);
     options.max_unacked_bytes = config.actor.max_unacked_bytes;
+    options.max_unacked_items = config.ActorMaxUnackedItems();
     options.items_per_insert = static_cast<int>(config.actor.items_per_insert);
     options.max_message_bytes = config.replay.max_message_bytes;
+    spdlog::info("resend buffer: {} bytes, {} items", options.max_unacked_bytes,
+                 options.max_unacked_items > 0
+                     ? std::to_string(options.max_unacked_items)
+                     : std::string("unbounded"));
     SHOAL_ASSIGN_OR_RETURN(r->writer_,
                            ReplayWriter::Create(std::move(options)));
   }

@@ -1,9 +1,11 @@
 #include "common/config.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -179,6 +181,15 @@ const TableConfig* ExperimentConfig::FindTable(absl::string_view name) const {
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+int64_t ExperimentConfig::ActorMaxUnackedItems() const {
+  if (actor.max_unacked_items > 0) return actor.max_unacked_items;
+  const TableConfig* table = FindTable(actor.table);
+  const bool holds_inserts =
+      table != nullptr && std::isfinite(table->rate_limiter.max_diff) &&
+      table->rate_limiter.max_diff < std::numeric_limits<double>::max();
+  return holds_inserts ? kAutoUnackedBatches * actor.items_per_insert : 0;
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> ParseConfigOverride(

@@ -220,7 +220,9 @@ struct ActorConfig {
   int64_t num_envs = 16;              // envs per actor (one batch); 16, >= 1.
   std::string table = "transitions";  // table inserted into; must exist.
   int64_t max_unacked_bytes = 67108864;  // resend buffer; 64 MiB, >= 1.
-  int64_t items_per_insert = 64;         // items per insert message; >= 1.
+  // Resend buffer in items; 0 = auto (see ActorMaxUnackedItems), >= 0.
+  int64_t max_unacked_items = 0;
+  int64_t items_per_insert = 64;  // items per insert message; >= 1.
   InitialPolicy initial_policy = InitialPolicy::kRandomWeights;
   int64_t inference_threads = 1;       // intra-op threads; 1, >= 1.
   int64_t report_every_episodes = 10;  // episode reports; 10, >= 1.
@@ -275,6 +277,15 @@ struct ExperimentConfig {
 
   // The table named `name`, or nullptr.
   const TableConfig* FindTable(absl::string_view name) const;
+
+  // The actors' resend buffer in items: actor.max_unacked_items when set;
+  // else, when actor.table's rate limiter can hold inserts back (a finite
+  // max_diff: sample_to_insert_ratio, queue, custom), kAutoUnackedBatches
+  // batches of actor.items_per_insert, so that a held-back actor pauses
+  // with a few batches waiting instead of stepping on with an old policy;
+  // else 0 (no bound but max_unacked_bytes).
+  static constexpr int64_t kAutoUnackedBatches = 4;
+  int64_t ActorMaxUnackedItems() const;
 };
 
 // "dotted.key" -> value. Keys index lists with [i] (tables[0].max_size,

@@ -265,6 +265,7 @@ void DecodeActor(const YAML::Node& node, ConfigContext* ctx, ActorConfig* c) {
   r.Int("num_envs", &c->num_envs, 1, 1 << 20);
   r.String("table", &c->table);
   r.Int("max_unacked_bytes", &c->max_unacked_bytes, 1);
+  r.Int("max_unacked_items", &c->max_unacked_items, 0);
   r.Int("items_per_insert", &c->items_per_insert, 1, kMaxInt32);
   r.Enum("initial_policy", &c->initial_policy);
   r.Int("inference_threads", &c->inference_threads, 1, 1024);

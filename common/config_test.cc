@@ -116,6 +116,7 @@ actor:
   num_envs: 4
   table: Unrolls
   max_unacked_bytes: 1048576
+  max_unacked_items: 48
   items_per_insert: 16
   initial_policy: uniform
   inference_threads: 2
@@ -231,6 +232,8 @@ TEST(ExperimentConfigTest, FullFileSetsEveryField) {
   EXPECT_EQ(c.actor.num_envs, 4);
   EXPECT_EQ(c.actor.table, "Unrolls");
   EXPECT_EQ(c.actor.max_unacked_bytes, 1048576);
+  EXPECT_EQ(c.actor.max_unacked_items, 48);
+  EXPECT_EQ(c.ActorMaxUnackedItems(), 48);
   EXPECT_EQ(c.actor.items_per_insert, 16);
   EXPECT_EQ(c.actor.initial_policy, InitialPolicy::kUniform);
   EXPECT_EQ(c.actor.inference_threads, 2);
@@ -296,6 +299,8 @@ TEST(ExperimentConfigTest, MissingKeysTakeTheirDefaults) {
   EXPECT_EQ(c.actor.num_envs, 16);
   EXPECT_EQ(c.actor.table, "transitions");
   EXPECT_EQ(c.actor.max_unacked_bytes, 67108864);
+  EXPECT_EQ(c.actor.max_unacked_items, 0);
+  EXPECT_EQ(c.ActorMaxUnackedItems(), 0);  // min_size never holds inserts
   EXPECT_EQ(c.actor.initial_policy, InitialPolicy::kRandomWeights);
   EXPECT_EQ(c.learner.device, DeviceKind::kAuto);
   EXPECT_EQ(c.learner.publish_every_steps, 100);
@@ -305,6 +310,31 @@ TEST(ExperimentConfigTest, MissingKeysTakeTheirDefaults) {
   EXPECT_FALSE(c.stop.eval_return.has_value());
   EXPECT_EQ(c.stop.env_steps, 1000);
   EXPECT_EQ(c.security.tls_cert, "");
+}
+
+// A limiter that can hold inserts back bounds the actors' resend buffer
+// to a few batches unless the config says otherwise.
+TEST(ExperimentConfigTest, ActorResendBufferIsAFewBatchesWhenInsertsCanWait) {
+  const std::string base =
+      "experiment: t\nstop: {env_steps: 1}\nactor: {items_per_insert: 8}\n"
+      "tables:\n  - name: transitions\n    rate_limiter: ";
+  const auto items = [&](const std::string& limiter,
+                         const ConfigOverrides& o = {}) {
+    absl::StatusOr<ExperimentConfig> c = LoadText(base + limiter + "\n", o);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? c->ActorMaxUnackedItems() : -1;
+  };
+  EXPECT_EQ(items("{kind: sample_to_insert_ratio, samples_per_insert: 4}"),
+            ExperimentConfig::kAutoUnackedBatches * 8);
+  EXPECT_EQ(items("{kind: queue}"), ExperimentConfig::kAutoUnackedBatches * 8);
+  EXPECT_EQ(items("{kind: custom, min_diff: -10, max_diff: 10}"),
+            ExperimentConfig::kAutoUnackedBatches * 8);
+  EXPECT_EQ(items("{kind: custom, min_diff: -.inf, max_diff: .inf}"), 0);
+  EXPECT_EQ(items("{kind: min_size}"), 0);
+  EXPECT_EQ(items("{kind: queue}", {{"actor.max_unacked_items", "1000"}}),
+            1000);
+  EXPECT_EQ(LoadError("experiment: t\nactor: {max_unacked_items: -1}\n"),
+            "cfg.yaml:2: actor.max_unacked_items: must be >= 0, got -1");
 }
 
 TEST(ExperimentConfigTest, ExampleFileParses) {

@@ -79,6 +79,10 @@ absl::StatusOr<std::unique_ptr<ReplayWriter>> ReplayWriter::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "max_unacked_bytes must be >= 1, got ", options.max_unacked_bytes));
   }
+  if (options.max_unacked_items < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_unacked_items must be >= 0, got ", options.max_unacked_items));
+  }
   if (options.items_per_insert < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "items_per_insert must be >= 1, got ", options.items_per_insert));
@@ -149,14 +153,22 @@ absl::Status ReplayWriter::Append(v1::Item item, absl::Time deadline) {
                      options_.max_unacked_bytes, ")"));
   }
   absl::MutexLock lock(&mu_);
-  while (!closing_ && unacked_bytes_ + bytes > options_.max_unacked_bytes) {
-    if (changed_.WaitWithDeadline(&mu_, deadline) && !closing_ &&
-        unacked_bytes_ + bytes > options_.max_unacked_bytes) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("replay writer buffer full: ", unacked_bytes_, " of ",
-                       options_.max_unacked_bytes, " bytes (", unacked_.size(),
-                       " items) unacknowledged by shard ", shard_, " (",
-                       addresses_[shard_], ")"));
+  const auto full = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return unacked_bytes_ + bytes > options_.max_unacked_bytes ||
+           (options_.max_unacked_items > 0 &&
+            static_cast<int64_t>(unacked_.size()) >=
+                options_.max_unacked_items);
+  };
+  while (!closing_ && full()) {
+    if (changed_.WaitWithDeadline(&mu_, deadline) && !closing_ && full()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "replay writer buffer full: ", unacked_bytes_, " of ",
+          options_.max_unacked_bytes, " bytes, ", unacked_.size(), " of ",
+          options_.max_unacked_items > 0
+              ? absl::StrCat(options_.max_unacked_items)
+              : std::string("unbounded"),
+          " items unacknowledged by shard ", shard_, " (", addresses_[shard_],
+          ")"));
     }
   }
   if (closing_) {

@@ -7,7 +7,8 @@
 // - Sequencing: every appended item gets the writer's next sequence number
 //   (never reused, also not by a later writer with the same writer_id: see
 //   first_sequence). Items are kept, in a buffer bounded by
-//   max_unacked_bytes, until the server acknowledges them; on a stream
+//   max_unacked_bytes (and max_unacked_items when set), until the server
+//   acknowledges them; on a stream
 //   error the writer reconnects with backoff + jitter and resends every
 //   unacknowledged item. The server drops sequence numbers it already
 //   stored, so each item lands once (per shard: an item stored by a shard
@@ -73,6 +74,11 @@ struct ReplayWriterOptions {
   // Bytes (serialised items) kept for resending; Append blocks above it.
   // >= 1. Default 64 MiB.
   int64_t max_unacked_bytes = 64 << 20;
+  // Items kept for resending; Append blocks at it. 0 (the default) = no
+  // bound but the bytes. A shard whose rate limiter holds inserts back
+  // leaves this many items per writer waiting, as old as the wait: keep it
+  // a few batches there (the actor's default does).
+  int64_t max_unacked_items = 0;
   // Items per InsertRequest; >= 1.
   int items_per_insert = 64;
   // The servers' message cap; a batch stays below it. >= 1024.

@@ -180,6 +180,48 @@ TEST(ReplayWriterTest, AppendBlocksWhileTheBufferIsFullAndTimesOut) {
   EXPECT_EQ((*writer)->stats().items_acked, appended);
 }
 
+// The item bound: a limiter that holds inserts back leaves at most
+// max_unacked_items waiting in the writer, however small the items.
+TEST(ReplayWriterTest, AppendBlocksAtMaxUnackedItems) {
+  TableOptions table = MakeFifoIdTable(/*shard_index=*/0);
+  table.max_times_sampled = 0;
+  table.rate_limiter = RateLimiterOptions::SampleToInsertRatio(
+      /*samples_per_insert=*/1.0, /*min_size_to_sample=*/10,
+      /*error_buffer=*/5.0);
+  auto shard = StartLocalShard(table);
+  ReplayWriterOptions options = MakeWriterOptions(shard->address());
+  options.max_unacked_items = 3;
+  options.items_per_insert = 1;
+  auto writer = ReplayWriter::Create(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+
+  int appended = 0;
+  absl::Status status;
+  while (appended < 100) {
+    status = (*writer)->Append(MakeIdItem("ids", 1000 + appended),
+                               In(absl::Milliseconds(300)));
+    if (!status.ok()) break;
+    ++appended;
+  }
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr("3 of 3 items"));
+  // 15 stored (the limiter's window) plus the 3 the writer holds.
+  EXPECT_EQ(appended, 15 + 3);
+  EXPECT_EQ((*writer)->stats().unacked_items, 3);
+
+  google::protobuf::RepeatedPtrField<v1::SampledItem> sampled;
+  ASSERT_TRUE(
+      shard->table("ids")->Sample(10, In(absl::Seconds(5)), &sampled).ok());
+  EXPECT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  EXPECT_EQ((*writer)->stats().items_acked, appended);
+
+  options.max_unacked_items = -1;
+  absl::StatusOr<std::unique_ptr<ReplayWriter>> bad =
+      ReplayWriter::Create(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+  EXPECT_THAT(bad.status().message(), HasSubstr("max_unacked_items"));
+}
+
 // A batch with a bad item is refused whole by the server: the writer counts
 // its items as rejected, keeps the server's message, does not resend them,
 // and goes on storing good items.

@@ -2,7 +2,8 @@
 """End-to-end benchmark: runs the recipes in deploy/configs with `shoalctl run`
 and prints JSON lines {"bench", "value", "unit"[, "limit", "ratio"]}.
 
-    python3 tests/bench/e2e_bench.py [--build build] [--repeats 1] [recipe ...]
+    python3 tests/bench/e2e_bench.py [--build build] [--repeats 1]
+        [--set 'k=v;k=v'] [recipe ...]
 
 Per recipe: seconds and env steps to the target return, and the final
 evaluation return. Limits are the recipes' goals: cartpole_dqn reaches 475
@@ -35,13 +36,15 @@ def emit(bench, value, unit, limit=None):
     print(json.dumps(line), flush=True)
 
 
-def run_recipe(build, source, recipe, runs_dir):
+def run_recipe(build, source, recipe, runs_dir, sets):
     config = os.path.join(source, "deploy", "configs", recipe + ".yaml")
     before = set(os.listdir(runs_dir))
-    proc = subprocess.run(
-        [os.path.join(build, "tools", "shoalctl"), "run", config,
-         "--runs_dir", runs_dir, "--progress_every_s", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [os.path.join(build, "tools", "shoalctl"), "run", config,
+           "--runs_dir", runs_dir, "--progress_every_s", "30"]
+    if sets:
+        cmd += ["--set", sets]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
     new = sorted(set(os.listdir(runs_dir)) - before)
     if not new:
         sys.stderr.write(proc.stdout)
@@ -72,13 +75,15 @@ def main():
     parser.add_argument("--source", default=os.path.dirname(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--set", default="",
+                        help="overrides for every recipe, 'k=v;k=v'")
     parser.add_argument("recipes", nargs="*", default=RECIPES)
     args = parser.parse_args()
     runs_dir = tempfile.mkdtemp(prefix="shoal-e2e-bench-")
     for recipe in args.recipes:
         for _ in range(args.repeats):
             summary, run_dir, code = run_recipe(args.build, args.source,
-                                                recipe, runs_dir)
+                                                recipe, runs_dir, args.set)
             name = "e2e/" + recipe
             limit_metric, limit = LIMITS.get(recipe, (None, None))
             emit(name + "/seconds_to_target", summary.get("seconds_to_target"),
