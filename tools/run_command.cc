@@ -15,6 +15,7 @@
 #include "common/process.h"
 #include "tools/local_cluster.h"
 #include "tools/run_monitor.h"
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,15 +78,18 @@ std::string SelfPath() {
   return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "shoalctl";
 }
 
-// Prints the progress line: redrawn in place on a terminal, one plain line
-// every `every` otherwise.
+// Prints the progress line: on a terminal, redrawn in place with a bar of
+// the budget spent and cut to the terminal's width; otherwise one plain
+// line every `every`.
 class ProgressPrinter {
  public:
-  explicit ProgressPrinter(absl::Duration every)
-      : tty_(isatty(STDOUT_FILENO) == 1), every_(every) {}
+  ProgressPrinter(const StopConfig& stop, absl::Duration every)
+      : stop_(stop), tty_(isatty(STDOUT_FILENO) == 1), every_(every) {}
   void Print(const RunSnapshot& snapshot, absl::Time now) {
     if (tty_) {
-      std::printf("\r\033[K%s", FormatProgress(snapshot).c_str());
+      std::printf(
+          "\r\033[K%s",
+          FormatProgressBar(stop_, snapshot, kBarWidth, Columns() - 1).c_str());
     } else if (now - last_ >= every_) {
       std::printf("%s\n", FormatProgress(snapshot).c_str());
       last_ = now;
@@ -101,6 +105,14 @@ class ProgressPrinter {
   }
 
  private:
+  static constexpr int kBarWidth = 10;
+  // The terminal's width now (it may be resized); 0 when unknown.
+  static int Columns() {
+    winsize size = {};
+    return ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 ? size.ws_col : 0;
+  }
+
+  const StopConfig stop_;
   const bool tty_;
   const absl::Duration every_;
   absl::Time last_ = absl::InfinitePast();
@@ -191,7 +203,7 @@ int RunCommand(const RunFlags& flags) {
   if (!cluster.ok()) return Fail(1, cluster.status().message());
 
   RunMonitor monitor(config->stop, *run_dir, start);
-  ProgressPrinter progress(flags.progress_every);
+  ProgressPrinter progress(config->stop, flags.progress_every);
   std::string ended_by;  // "" while the stop condition decides
   absl::Status alive;
   while (true) {

@@ -1,5 +1,6 @@
 #include "tools/run_monitor.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,16 @@ std::string WithCommas(int64_t value) {
     digits.insert(static_cast<size_t>(i), ",");
   }
   return value < 0 ? "-" + digits : digits;
+}
+
+// 950, 9.5k, 95k, 950k, 9.5M: three significant figures at most.
+std::string Compact(double value) {
+  const double magnitude = std::fabs(value);
+  if (magnitude < 1e3) return absl::StrFormat("%.0f", value);
+  const char* suffix = magnitude < 1e6 ? "k" : "M";
+  const double scaled = value / (magnitude < 1e6 ? 1e3 : 1e6);
+  return std::fabs(scaled) < 10 ? absl::StrFormat("%.1f%s", scaled, suffix)
+                                : absl::StrFormat("%.0f%s", scaled, suffix);
 }
 
 nlohmann::json EvalJson(const EvalPoint& e) {
@@ -214,6 +225,52 @@ std::string FormatProgress(const RunSnapshot& s) {
       s.eval_return.has_value() ? absl::StrFormat("%.1f", *s.eval_return)
                                 : std::string("-"),
       s.policy_lag_mean, s.policy_lag_max, WithCommas(s.replay_size));
+}
+
+std::optional<double> BudgetSpent(const StopConfig& stop,
+                                  const RunSnapshot& snapshot) {
+  std::optional<double> spent;
+  if (stop.wall_time_s > 0) {
+    spent = snapshot.elapsed_s / static_cast<double>(stop.wall_time_s);
+  }
+  if (stop.env_steps > 0) {
+    const double steps = static_cast<double>(snapshot.env_steps) /
+                         static_cast<double>(stop.env_steps);
+    spent = std::max(spent.value_or(0.0), steps);
+  }
+  if (spent.has_value()) spent = std::clamp(*spent, 0.0, 1.0);
+  return spent;
+}
+
+std::string FormatProgressBar(const StopConfig& stop,
+                              const RunSnapshot& snapshot, int bar_width,
+                              int columns) {
+  std::string line;
+  if (std::optional<double> spent = BudgetSpent(stop, snapshot);
+      spent.has_value() && bar_width > 0) {
+    const int filled = static_cast<int>(std::floor(*spent * bar_width));
+    line = absl::StrFormat("[%s%s] %3.0f%% ", std::string(filled, '#'),
+                           std::string(bar_width - filled, '.'),
+                           std::floor(*spent * 100.0));
+  }
+  const RunSnapshot& s = snapshot;
+  // The figures users watch first come first: a narrow terminal cuts the
+  // tail.
+  absl::StrAppendFormat(
+      &line,
+      "%.0fs eval %s | env %s %s/s | learn %s %s/s | lag %.0f/%.0f "
+      "| replay %s",
+      s.elapsed_s,
+      s.eval_return.has_value() ? absl::StrFormat("%.1f", *s.eval_return)
+                                : std::string("-"),
+      Compact(static_cast<double>(s.env_steps)), Compact(s.env_steps_per_s),
+      Compact(static_cast<double>(s.learner_steps)),
+      Compact(s.learner_steps_per_s), s.policy_lag_mean, s.policy_lag_max,
+      Compact(static_cast<double>(s.replay_size)));
+  if (columns > 0 && line.size() > static_cast<size_t>(columns)) {
+    line.resize(static_cast<size_t>(columns));
+  }
+  return line;
 }
 
 }  // namespace shoal

@@ -112,6 +112,21 @@ class RunMonitor {
 // One line: "[  42s] env 123,456 (2,950/s) | learner ...".
 std::string FormatProgress(const RunSnapshot& snapshot);
 
+// How much of the run's budget is spent, in [0, 1]: the larger of
+// elapsed / stop.wall_time_s and env_steps / stop.env_steps; nullopt when
+// neither budget is set (the run ends only at its target).
+std::optional<double> BudgetSpent(const StopConfig& stop,
+                                  const RunSnapshot& snapshot);
+
+// A terminal's progress line, redrawn in place: a bar of `bar_width` cells
+// for the budget spent (left out without a budget), then FormatProgress's
+// figures with counts in k/M, cut to `columns` characters (0 = no limit) so
+// that it never wraps:
+//   "[###.......]  35% 42s eval 276.6 | env 123k 2.9k/s | learn 9.2k ..."
+std::string FormatProgressBar(const StopConfig& stop,
+                              const RunSnapshot& snapshot, int bar_width,
+                              int columns);
+
 }  // namespace shoal
 
 #endif  // SHOAL_TOOLS_RUN_MONITOR_H_
