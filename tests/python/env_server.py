@@ -5,11 +5,11 @@ Serves "point_mass", a 1-D point mass pushed by a bounded force, so tests
 can step a non-C++ simulator through shoal's remote Env:
 
     python3 tests/python/env_server.py --port 0
-    -> listening on 127.0.0.1:40513
+    -> env_server.py listening on 127.0.0.1 port 40513
 
 The Python stubs are generated at start-up with `python3 -m grpc_tools.protoc`
 from proto/ into a temporary directory (shoal_stubs.py). The one line on
-stdout names the bound address; SIGTERM or SIGINT stops the server and
+stdout names the bound address (the shape of every shoal server's line); SIGTERM or SIGINT stops the server and
 exits 0.
 
 point_mass: observation float32 [x, v]; action float32 [1], the force,
@@ -176,7 +176,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start()
-    print("listening on %s:%d" % (args.address, port), flush=True)
+    print("env_server.py listening on %s port %d" % (args.address, port),
+          flush=True)
     while not stop.wait(0.5):
         pass
     server.stop(grace=1).wait()

@@ -9,14 +9,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -25,19 +23,14 @@
 #include "actor/envs/env.h"
 #include "actor/envs/env_factory.h"
 #include "actor/envs/remote_env.h"
+#include "common/child_process.h"
 #include "common/status_macros.h"
-#include <poll.h>
+#include "common/test_util.h"
 #include <signal.h>
-#include <spawn.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #ifndef SHOAL_PYTHON3
 #define SHOAL_PYTHON3 "python3"
 #endif
-
-extern char** environ;
 
 namespace shoal {
 namespace {
@@ -48,19 +41,12 @@ using ::testing::HasSubstr;
 constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 constexpr absl::Duration kExitTimeout = absl::Seconds(10);
 
-// The env server subprocess. Killed (SIGKILL) on destruction if it still
-// runs, so a failing test leaves nothing behind.
+// The env server subprocess, a ChildProcess with its output in a temporary
+// directory's env_server.log. Killed on destruction if it still runs, so a
+// failing test leaves nothing behind.
 class PythonServer {
  public:
-  ~PythonServer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_fd_ >= 0) close(stdout_fd_);
-  }
-
-  // Spawns `python env_server.py --port 0` and waits for its address line.
+  // Starts `python env_server.py --port 0` and waits for its address line.
   absl::Status Start() {
     const char* source_dir = std::getenv("SHOAL_SOURCE_DIR");
     if (source_dir == nullptr) {
@@ -70,85 +56,39 @@ class PythonServer {
     const char* python_env = std::getenv("SHOAL_PYTHON");
     const std::string python =
         python_env != nullptr ? python_env : SHOAL_PYTHON3;
-    const std::string script =
-        absl::StrCat(source_dir, "/tests/python/env_server.py");
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) return absl::InternalError("pipe failed");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[1]);
-    std::vector<std::string> args = {python, script, "--port", "0"};
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const int error = posix_spawnp(&pid_, python.c_str(), &actions, nullptr,
-                                   argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(pipe_fds[1]);
-    stdout_fd_ = pipe_fds[0];
-    if (error != 0) {
-      pid_ = -1;
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot run ", python, ": ", std::strerror(error),
-                       " (python3 is a project dependency)"));
+    SHOAL_ASSIGN_OR_RETURN(const std::string dir,
+                           MakeTempDir("python_env_test"));
+    SHOAL_ASSIGN_OR_RETURN(
+        child_,
+        StartTestProcess(
+            {python, absl::StrCat(source_dir, "/tests/python/env_server.py"),
+             "--port", "0"},
+            dir + "/env_server.log"));
+    absl::StatusOr<int> port =
+        child_->WaitForPort("env_server.py listening on ", kStartTimeout);
+    if (!port.ok()) {
+      return absl::Status(
+          port.status().code(),
+          absl::StrCat(port.status().message(),
+                       "\n(python3-grpcio and python3-grpc-tools are project "
+                       "dependencies; SHOAL_PYTHON picks the interpreter)"));
     }
-    std::string line;
-    SHOAL_RETURN_IF_ERROR(ReadLine(&line));
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, "listening on ")) {
-      return absl::InternalError(
-          absl::StrCat("unexpected first line from env_server.py: ", line));
-    }
-    address_ = std::string(rest);
+    address_ = absl::StrCat("127.0.0.1:", *port);
     return absl::OkStatus();
   }
 
-  // SIGTERM, then waits for the exit. Returns the exit code (or an error).
-  absl::StatusOr<int> Stop() {
-    kill(pid_, SIGTERM);
-    const absl::Time deadline = absl::Now() + kExitTimeout;
-    while (absl::Now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        if (!WIFEXITED(status)) {
-          return absl::InternalError("env_server.py died by a signal");
-        }
-        return WEXITSTATUS(status);
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return absl::DeadlineExceededError("env_server.py ignored SIGTERM");
+  // SIGTERM, then the exit code (128 + signal when it had to be killed
+  // after kExitTimeout).
+  int Stop() {
+    child_->Signal(SIGTERM);
+    return child_->Wait(absl::Now() + kExitTimeout);
   }
 
   const std::string& address() const { return address_; }
+  std::string Log() const { return child_->LogTail(); }
 
  private:
-  absl::Status ReadLine(std::string* line) {
-    const absl::Time deadline = absl::Now() + kStartTimeout;
-    char c = 0;
-    while (true) {
-      const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-      pollfd fd = {stdout_fd_, POLLIN, 0};
-      if (left_ms <= 0 || poll(&fd, 1, static_cast<int>(left_ms)) <= 0) {
-        return absl::DeadlineExceededError(
-            "env_server.py printed no address within 60 s");
-      }
-      if (read(stdout_fd_, &c, 1) != 1) {
-        return absl::FailedPreconditionError(
-            "env_server.py exited before printing its address (see its "
-            "stderr above; python3-grpcio and python3-grpc-tools are project "
-            "dependencies; set SHOAL_PYTHON to pick the interpreter)");
-      }
-      if (c == '\n') return absl::OkStatus();
-      line->push_back(c);
-    }
-  }
-
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
+  std::unique_ptr<ChildProcess> child_;
   std::string address_;
 };
 
@@ -238,9 +178,7 @@ TEST(PythonEnvServerTest, PointMassStepsMatchTheReferenceModel) {
   EXPECT_GE(terminations, 1);
 
   env->reset();  // closes the session
-  absl::StatusOr<int> exit_code = server.Stop();
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
-  EXPECT_EQ(*exit_code, 0);
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
 }
 
 TEST(PythonEnvServerTest, ServerErrorsReachTheClientWithTheirCode) {
