@@ -6,7 +6,7 @@ and 10000 us and on ks_sac, with 1, 2, 4, 8 and 16 actors. Prints JSON lines
 
     python3 tests/bench/scaling_bench.py [--build build] [--budget_s 90]
         [--costs 0,1000,10000] [--actors 1,2,4,8,16] [--no_ks]
-        [--ratios 64,256] [--out_dir scaling-out]
+        [--ratios 64,256] [--out_dir scaling-out] [--seeds 1,2,3]
 
 Per run: env steps/s and learner updates/s at steady state (from the run's
 progress.csv, after the first 5 s), policy lag mean and max, seconds and env
@@ -32,6 +32,12 @@ updates per env step, so env steps to target compare sample efficiency. The
 update-to-data study (--ratios) pins samples_per_insert and reports return
 against wall clock for each ratio. Every run's evals.csv and progress.csv
 are copied to --out_dir for scripts/plot_scaling.sh.
+
+--seeds repeats every pendulum setting once per experiment seed (labels gain
+"/seedN") and then reports the median, min and max over the seeds of each
+goal ratio (speed-up and env steps to target of 8 actors against the
+synchronous loop): one run per seed is one sample of the actors' timing and
+of the seed, so goals are judged on the median with the spread beside it.
 """
 
 import argparse
@@ -39,6 +45,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,10 +119,12 @@ def run(args, recipe, name, sets, sync=False):
     return result
 
 
-def setting(args, recipe, label, cost, slow, target):
+def setting(args, recipe, label, cost, slow, target, extra_sets=()):
     """Sync baseline plus 1..16 free actors for one env setting, and 8
-    actors at the baseline's update-to-data ratio."""
-    limited = [f"stop.wall_time_s={args.budget_s}"] + study_sets(args)
+    actors at the baseline's update-to-data ratio. Returns the sync run, the
+    actor runs and the goal ratios {bench name: value}."""
+    limited = ([f"stop.wall_time_s={args.budget_s}"] + study_sets(args) +
+               list(extra_sets))
     if cost is not None:
         limited.append(f"env.step_cost_us={cost}")
     # No env-step budget: free actors would spend pendulum_sac's 20,000
@@ -145,6 +154,7 @@ def setting(args, recipe, label, cost, slow, target):
             emit(f"scaling/{label}/async{k}/parallel_efficiency",
                  round(r["env_steps_per_s"] / (k * one["env_steps_per_s"]), 4),
                  "fraction", limit=0.9)
+    goals = {}
     for name, limits in (("async8_ratio", True), ("async8", False)):
         eight = results.get("8_ratio" if limits else 8)
         if not (eight and target is not None and sync["seconds_to_target"]
@@ -152,14 +162,37 @@ def setting(args, recipe, label, cost, slow, target):
             continue
         # The goals hold at the baseline's ratio; free actors are reported
         # for comparison.
-        emit(f"scaling/{label}/{name}_speedup_to_target",
-             round(sync["seconds_to_target"] / eight["seconds_to_target"], 3),
-             "x", limit=4.0 if limits else None)
-        emit(f"scaling/{label}/{name}_env_steps_to_target_vs_sync",
-             round(eight["env_steps_to_target"] / sync["env_steps_to_target"],
-                   3), "x", limit=1.5 if limits else None,
-             higher_is_better=False)
-    return sync, results
+        speedup = round(sync["seconds_to_target"] /
+                        eight["seconds_to_target"], 3)
+        steps = round(eight["env_steps_to_target"] /
+                      sync["env_steps_to_target"], 3)
+        emit(f"scaling/{label}/{name}_speedup_to_target", speedup, "x",
+             limit=4.0 if limits else None)
+        emit(f"scaling/{label}/{name}_env_steps_to_target_vs_sync", steps,
+             "x", limit=1.5 if limits else None, higher_is_better=False)
+        if limits:
+            goals["async8_ratio_speedup_to_target"] = speedup
+            goals["async8_ratio_env_steps_to_target_vs_sync"] = steps
+    return sync, results, goals
+
+
+def emit_over_seeds(label, per_seed):
+    """Median, min and max of each goal ratio over the seeds' runs (a seed
+    whose run missed the target counts as missing, and is counted)."""
+    goals = (("async8_ratio_speedup_to_target", 4.0, True),
+             ("async8_ratio_env_steps_to_target_vs_sync", 1.5, False))
+    for name, limit, higher in goals:
+        values = sorted(g[name] for g in per_seed if name in g)
+        emit(f"scaling/{label}/{name}/seeds_reaching_target", len(values),
+             "runs")
+        emit(f"scaling/{label}/{name}/seeds", len(per_seed), "runs")
+        if not values:
+            continue
+        emit(f"scaling/{label}/{name}/median",
+             round(statistics.median(values), 3), "x", limit=limit,
+             higher_is_better=higher)
+        emit(f"scaling/{label}/{name}/min", values[0], "x")
+        emit(f"scaling/{label}/{name}/max", values[-1], "x")
 
 
 def study_sets(args):
@@ -177,6 +210,9 @@ def main():
     parser.add_argument("--no_ks", action="store_true")
     parser.add_argument("--ratios", default="64,256")
     parser.add_argument("--out_dir", default="scaling-out")
+    parser.add_argument("--seeds", default="",
+                        help="experiment seeds, e.g. 1,2,3 ('' = the "
+                             "recipe's own, one run per setting)")
     parser.add_argument(
         "--study_set",
         default="network.hidden[0]=64;network.hidden[1]=64;"
@@ -187,14 +223,24 @@ def main():
         help="--set overrides applied to every run ('' for the recipe as is)")
     args = parser.parse_args()
     args.actors = [int(k) for k in args.actors.split(",") if k]
+    seeds = [int(x) for x in args.seeds.split(",") if x] or [None]
     updates = {}
     for cost in [int(c) for c in args.costs.split(",") if c]:
         label = f"pendulum_sac/cost{cost}"
-        sync, results = setting(args, "pendulum_sac", label, cost,
-                                slow=cost > 0, target=-200)
-        if results:
-            updates[cost] = max(r["learner_updates_per_s"]
-                                for r in results.values())
+        per_seed = []
+        for seed in seeds:
+            sync, results, goals = setting(
+                args, "pendulum_sac",
+                label if seed is None else f"{label}/seed{seed}", cost,
+                slow=cost > 0, target=-200,
+                extra_sets=() if seed is None else (f"seed={seed}",))
+            per_seed.append(goals)
+            if results:
+                updates[cost] = max([updates.get(cost, 0.0)] +
+                                    [r["learner_updates_per_s"]
+                                     for r in results.values()])
+        if len(seeds) > 1:
+            emit_over_seeds(label, per_seed)
     if 0 in updates:
         for cost, rate in updates.items():
             emit(f"scaling/pendulum_sac/cost{cost}/learner_updates_vs_cheap",
