@@ -135,17 +135,48 @@ TEST(ReplayWriterTest, ReplacementWriterWithTheSameIdIsNotDroppedAsReplays) {
             Range(0, 200));
 }
 
-// A rate limiter that admits 15 inserts without samples blocks the server;
-// the writer then holds items until its buffer (4 items' bytes) is full,
-// and Append times out at its deadline. Samples free the limiter, and
-// Flush then sees everything stored.
-TEST(ReplayWriterTest, AppendBlocksWhileTheBufferIsFullAndTimesOut) {
+// A shard whose rate limiter admits 15 inserts without samples (min size
+// 10 plus an error buffer of 5 at one sample per insert), then holds
+// inserts back until samples come.
+std::unique_ptr<LocalShard> StartHoldingShard() {
   TableOptions table = MakeFifoIdTable(/*shard_index=*/0);
   table.max_times_sampled = 0;
   table.rate_limiter = RateLimiterOptions::SampleToInsertRatio(
       /*samples_per_insert=*/1.0, /*min_size_to_sample=*/10,
       /*error_buffer=*/5.0);
-  auto shard = StartLocalShard(table);
+  return StartLocalShard(table);
+}
+
+// Appends items, each with a 300 ms deadline, until one fails.
+struct AppendedUntilBlocked {
+  int appended = 0;
+  absl::Status status;  // the failed Append's
+};
+AppendedUntilBlocked AppendUntilBlocked(ReplayWriter* writer) {
+  AppendedUntilBlocked result;
+  while (result.appended < 100) {
+    result.status = writer->Append(MakeIdItem("ids", 1000 + result.appended),
+                                   In(absl::Milliseconds(300)));
+    if (!result.status.ok()) break;
+    ++result.appended;
+  }
+  return result;
+}
+
+// Samples free the limiter; Flush then sees all `appended` items stored.
+void ExpectEverythingStoredAfterSamples(LocalShard* shard, ReplayWriter* writer,
+                                        int appended) {
+  google::protobuf::RepeatedPtrField<v1::SampledItem> sampled;
+  ASSERT_TRUE(
+      shard->table("ids")->Sample(10, In(absl::Seconds(5)), &sampled).ok());
+  EXPECT_TRUE(writer->Flush(In(absl::Seconds(10))).ok());
+  EXPECT_EQ(writer->stats().items_acked, appended);
+}
+
+// Once the limiter blocks the server, the writer holds items until its
+// buffer (4 items' bytes) is full, and Append times out at its deadline.
+TEST(ReplayWriterTest, AppendBlocksWhileTheBufferIsFullAndTimesOut) {
+  auto shard = StartHoldingShard();
   ReplayWriterOptions options = MakeWriterOptions(shard->address());
   const int64_t item_bytes =
       static_cast<int64_t>(MakeIdItem("ids", 1000).ByteSizeLong());
@@ -154,66 +185,39 @@ TEST(ReplayWriterTest, AppendBlocksWhileTheBufferIsFullAndTimesOut) {
   auto writer = ReplayWriter::Create(options);
   ASSERT_TRUE(writer.ok()) << writer.status();
 
-  int appended = 0;
-  absl::Status status;
   const absl::Time start = absl::Now();
-  while (appended < 100) {
-    status = (*writer)->Append(MakeIdItem("ids", 1000 + appended),
-                               In(absl::Milliseconds(300)));
-    if (!status.ok()) break;
-    ++appended;
-  }
-  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
-  EXPECT_THAT(status.message(), HasSubstr("buffer full"));
+  const AppendedUntilBlocked filled = AppendUntilBlocked(writer->get());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(filled.status)) << filled.status;
+  EXPECT_THAT(filled.status.message(), HasSubstr("buffer full"));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
   // 15 stored (the limiter's window) plus at most 4 held by the writer.
-  EXPECT_GE(appended, 15);
-  EXPECT_LE(appended, 15 + 4);
+  EXPECT_GE(filled.appended, 15);
+  EXPECT_LE(filled.appended, 15 + 4);
   EXPECT_EQ((*writer)->stats().unacked_bytes, 4 * item_bytes);
   EXPECT_TRUE(
       absl::IsDeadlineExceeded((*writer)->Flush(In(absl::Milliseconds(50)))));
-
-  google::protobuf::RepeatedPtrField<v1::SampledItem> sampled;
-  ASSERT_TRUE(
-      shard->table("ids")->Sample(10, In(absl::Seconds(5)), &sampled).ok());
-  EXPECT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
-  EXPECT_EQ((*writer)->stats().items_acked, appended);
+  ExpectEverythingStoredAfterSamples(shard.get(), writer->get(),
+                                     filled.appended);
 }
 
 // The item bound: a limiter that holds inserts back leaves at most
 // max_unacked_items waiting in the writer, however small the items.
 TEST(ReplayWriterTest, AppendBlocksAtMaxUnackedItems) {
-  TableOptions table = MakeFifoIdTable(/*shard_index=*/0);
-  table.max_times_sampled = 0;
-  table.rate_limiter = RateLimiterOptions::SampleToInsertRatio(
-      /*samples_per_insert=*/1.0, /*min_size_to_sample=*/10,
-      /*error_buffer=*/5.0);
-  auto shard = StartLocalShard(table);
+  auto shard = StartHoldingShard();
   ReplayWriterOptions options = MakeWriterOptions(shard->address());
   options.max_unacked_items = 3;
   options.items_per_insert = 1;
   auto writer = ReplayWriter::Create(options);
   ASSERT_TRUE(writer.ok()) << writer.status();
 
-  int appended = 0;
-  absl::Status status;
-  while (appended < 100) {
-    status = (*writer)->Append(MakeIdItem("ids", 1000 + appended),
-                               In(absl::Milliseconds(300)));
-    if (!status.ok()) break;
-    ++appended;
-  }
-  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
-  EXPECT_THAT(status.message(), HasSubstr("3 of 3 items"));
+  const AppendedUntilBlocked filled = AppendUntilBlocked(writer->get());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(filled.status)) << filled.status;
+  EXPECT_THAT(filled.status.message(), HasSubstr("3 of 3 items"));
   // 15 stored (the limiter's window) plus the 3 the writer holds.
-  EXPECT_EQ(appended, 15 + 3);
+  EXPECT_EQ(filled.appended, 15 + 3);
   EXPECT_EQ((*writer)->stats().unacked_items, 3);
-
-  google::protobuf::RepeatedPtrField<v1::SampledItem> sampled;
-  ASSERT_TRUE(
-      shard->table("ids")->Sample(10, In(absl::Seconds(5)), &sampled).ok());
-  EXPECT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
-  EXPECT_EQ((*writer)->stats().items_acked, appended);
+  ExpectEverythingStoredAfterSamples(shard.get(), writer->get(),
+                                     filled.appended);
 
   options.max_unacked_items = -1;
   absl::StatusOr<std::unique_ptr<ReplayWriter>> bad =
