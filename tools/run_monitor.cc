@@ -22,14 +22,16 @@ std::string WithCommas(int64_t value) {
   return value < 0 ? "-" + digits : digits;
 }
 
-// 950, 9.5k, 95k, 950k, 9.5M: three significant figures at most.
+// 950, 9.5k, 95k, 950k, 9.5M: three significant figures at most. The
+// thresholds sit where rounding would carry (999.6 is "1.0k", not "1000").
 std::string Compact(double value) {
   const double magnitude = std::fabs(value);
-  if (magnitude < 1e3) return absl::StrFormat("%.0f", value);
-  const char* suffix = magnitude < 1e6 ? "k" : "M";
-  const double scaled = value / (magnitude < 1e6 ? 1e3 : 1e6);
-  return std::fabs(scaled) < 10 ? absl::StrFormat("%.1f%s", scaled, suffix)
-                                : absl::StrFormat("%.0f%s", scaled, suffix);
+  if (magnitude < 999.5) return absl::StrFormat("%.0f", value);
+  const bool mega = magnitude >= 999.5e3;
+  const double scaled = value / (mega ? 1e6 : 1e3);
+  const char* suffix = mega ? "M" : "k";
+  return std::fabs(scaled) < 9.95 ? absl::StrFormat("%.1f%s", scaled, suffix)
+                                  : absl::StrFormat("%.0f%s", scaled, suffix);
 }
 
 nlohmann::json EvalJson(const EvalPoint& e) {

@@ -10,6 +10,7 @@
 namespace shoal {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 MetricSamples Actor(int64_t env_steps) {
@@ -101,7 +102,17 @@ TEST(FormatProgressBarTest, DrawsTheBudgetThenCompactFiguresCutToTheWidth) {
   const std::string cut = FormatProgressBar(stop, s, 10, 40);
   EXPECT_EQ(cut, line.substr(0, 40));
 
+  // Counts just below a unit round up into it instead of to "1000k".
+  s.env_steps = 999950;
+  s.env_steps_per_s = 999.6;
+  s.learner_steps = 9960;
+  EXPECT_THAT(FormatProgressBar(stop, s, 10, 0),
+              HasSubstr("env 1.0M 1.0k/s | learn 10k 697/s"));
+
   stop.wall_time_s = 0;  // no budget: no bar
+  s.env_steps = 123456;
+  s.env_steps_per_s = 2949.6;
+  s.learner_steps = 9231;
   s.eval_return.reset();
   EXPECT_THAT(FormatProgressBar(stop, s, 10, 0),
               StartsWith("42s eval - | env 123k 2.9k/s | learn 9.2k 697/s |"));
