@@ -18,6 +18,7 @@
 
 #include "actor/transition_builder.h"
 #include "actor/unroll_builder.h"
+#include "common/config_limits.h"
 #include "common/status_macros.h"
 #include "common/tensor_codec.h"
 
@@ -201,9 +202,10 @@ absl::StatusOr<std::unique_ptr<ItemBuilder>> MakeItemBuilder(
   }
   const AlgorithmConfig& algorithm = config.algorithm;
   SHOAL_RETURN_IF_ERROR(CheckItemSignature(*table, algorithm, spec));
-  if (config.actor.num_envs < 1 || config.actor.num_envs > (1 << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "actor.num_envs must be in [1, 2^20], got ", config.actor.num_envs));
+  if (config.actor.num_envs < 1 || config.actor.num_envs > kMaxEnvsPerActor) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("actor.num_envs must be in [1, ", kMaxEnvsPerActor,
+                     "], got ", config.actor.num_envs));
   }
   if (spec.observation_size() < 1) {
     return absl::InvalidArgumentError(

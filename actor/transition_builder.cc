@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "shoal/v1/replay.pb.h"
 
+#include "common/config_limits.h"
 #include "common/status_macros.h"
 #include "common/tensor_codec.h"
 
@@ -20,7 +21,7 @@ namespace shoal {
 
 absl::StatusOr<std::unique_ptr<TransitionBuilder>> TransitionBuilder::Create(
     Layout layout, int64_t n_step, double discount) {
-  if (n_step < 1 || n_step > (1 << 20)) {
+  if (n_step < 1 || n_step > kMaxNStep) {
     return absl::InvalidArgumentError(
         absl::StrCat("n_step must be in [1, 2^20], got ", n_step));
   }

@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "shoal/v1/replay.pb.h"
 
+#include "common/config_limits.h"
 #include "common/status_macros.h"
 #include "common/tensor_codec.h"
 
@@ -21,7 +22,7 @@ namespace shoal {
 absl::StatusOr<std::unique_ptr<UnrollBuilder>> UnrollBuilder::Create(
     Layout layout, int64_t unroll_length, int64_t unroll_overlap,
     double discount) {
-  if (unroll_length < 1 || unroll_length > (1 << 20)) {
+  if (unroll_length < 1 || unroll_length > kMaxUnrollLength) {
     return absl::InvalidArgumentError(absl::StrCat(
         "unroll_length must be in [1, 2^20], got ", unroll_length));
   }

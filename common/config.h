@@ -11,7 +11,8 @@
 // cross-field rules. Every error is one line naming where it comes from:
 //   "cfg.yaml:12: actor.num_envs: must be >= 1, got 0"
 //   "--set actor.num_envs=abc: expected an integer, got 'abc'"
-// deploy/configs/example.yaml shows every key with its default.
+// deploy/configs/example.yaml shows every key with its default; the limits
+// components enforce are in common/config_limits.h.
 //
 // The structs are plain data: copyable, no invariants enforced by the types.
 // Only a config returned by Load/ParseExperimentConfig has been validated.
@@ -135,7 +136,7 @@ struct DqnConfig {
 };
 
 struct ImpalaConfig {
-  int64_t unroll_length = 20;  // steps per item; 20, >= 1.
+  int64_t unroll_length = 20;  // steps per item; 20, [1, 2^20].
   int64_t unroll_overlap = 0;  // steps shared by consecutive unrolls; [0, len).
   double rho_bar = 1.0;        // V-trace rho clip; 1.0, > 0.
   double c_bar = 1.0;          // V-trace c clip; 1.0, > 0.
@@ -146,8 +147,8 @@ struct ImpalaConfig {
 struct AlgorithmConfig {
   AlgorithmKind name = AlgorithmKind::kDqn;  // dqn.
   double discount = 0.99;                    // gamma; 0.99, (0, 1].
-  int64_t n_step = 3;        // n-step returns (dqn/sac transitions); 3, >= 1.
-  int64_t batch_size = 256;  // items per learner step; 256, >= 1.
+  int64_t n_step = 3;  // n-step returns (dqn/sac transitions); 3, [1, 2^20].
+  int64_t batch_size = 256;  // items per learner step; 256, [1, 65536].
   OptimizerConfig optimizer;
   ValueLossConfig value_loss;
   SacConfig sac;        // read when name is sac.
@@ -188,7 +189,9 @@ struct RateLimiterConfig {
 struct ColumnConfig {
   std::string name;                     // required, unique in the signature.
   v1::DType dtype = v1::DTYPE_FLOAT32;  // float32.
-  std::vector<int64_t> shape;    // []: a scalar; each >= 0 or -1 (any size).
+  // []: a scalar; each >= 0 or -1 (any size); at most 64 extents. Columns
+  // without -1 take at most 2^31 - 1 bytes, alone and together.
+  std::vector<int64_t> shape;
   bool allow_nonfinite = false;  // float columns: accept NaN/Inf; false.
 };
 v1::TensorSpec ToTensorSpec(const ColumnConfig& column);
@@ -197,10 +200,10 @@ struct TableConfig {
   std::string name = "transitions";  // required in a list; unique.
   SelectorConfig sampler;            // uniform.
   SelectorConfig remover = {SelectorKind::kFifo, 0.6};  // fifo.
-  int64_t max_size = 100000;                            // items; 100000, >= 1.
-  int64_t max_bytes = 0;                                // 0 = unbounded, >= 0.
-  int64_t max_times_sampled = 0;                        // 0 = unbounded, >= 0.
-  RateLimiterConfig rate_limiter;                       // min_size(1000).
+  int64_t max_size = 100000;            // items; 100000, [1, 2^28 - 1].
+  int64_t max_bytes = 0;                // 0 = unbounded, >= 0.
+  int64_t max_times_sampled = 0;        // 0 = unbounded, >= 0.
+  RateLimiterConfig rate_limiter;       // min_size(1000).
   std::vector<ColumnConfig> signature;  // [] = columns not checked.
 };
 
@@ -216,9 +219,9 @@ struct ReplayConfig {
 std::vector<std::string> ReplayAddressList(const ReplayConfig& replay);
 
 struct ActorConfig {
-  int64_t num_actors = 1;             // actor processes; 1, >= 1.
-  int64_t num_envs = 16;              // envs per actor (one batch); 16, >= 1.
-  std::string table = "transitions";  // table inserted into; must exist.
+  int64_t num_actors = 1;  // actor processes; 1, [1, 65536].
+  int64_t num_envs = 16;   // envs per actor (one batch); 16, [1, 65536].
+  std::string table = "transitions";     // table inserted into; must exist.
   int64_t max_unacked_bytes = 67108864;  // resend buffer; 64 MiB, >= 1.
   // Resend buffer in items; 0 = auto (see ActorMaxUnackedItems), >= 0.
   int64_t max_unacked_items = 0;
@@ -240,7 +243,7 @@ struct LearnerConfig {
 };
 
 struct EvalConfig {
-  int64_t episodes = 20;  // greedy episodes per evaluation; 0 = off, >= 0.
+  int64_t episodes = 20;  // greedy episodes per evaluation; 0 = off, <= 65536.
   int64_t every_s = 10;   // seconds between evaluations; 10, >= 1.
 };
 

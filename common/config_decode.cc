@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/config_internal.h"
+#include "common/config_limits.h"
 
 namespace shoal {
 namespace config_internal {
@@ -90,7 +91,7 @@ void DecodeDqn(const YAML::Node& node, ConfigContext* ctx, DqnConfig* dqn) {
 void DecodeImpala(const YAML::Node& node, ConfigContext* ctx,
                   ImpalaConfig* impala) {
   MapReader r(ctx, node, "algorithm.impala");
-  r.Int("unroll_length", &impala->unroll_length, 1, kMaxInt32);
+  r.Int("unroll_length", &impala->unroll_length, 1, kMaxUnrollLength);
   r.Int("unroll_overlap", &impala->unroll_overlap, 0, kMaxInt32);
   r.Double("rho_bar", &impala->rho_bar, Bounds::Above(0));
   r.Double("c_bar", &impala->c_bar, Bounds::Above(0));
@@ -104,8 +105,8 @@ void DecodeAlgorithm(const YAML::Node& node, ConfigContext* ctx,
   MapReader r(ctx, node, "algorithm");
   r.Enum("name", &a->name);
   r.Double("discount", &a->discount, Bounds::LeftOpen(0, 1));
-  r.Int("n_step", &a->n_step, 1, kMaxInt32);
-  r.Int("batch_size", &a->batch_size, 1, kMaxInt32);
+  r.Int("n_step", &a->n_step, 1, kMaxNStep);
+  r.Int("batch_size", &a->batch_size, 1, kMaxSamplesPerRequest);
 
   MapReader o(ctx, r.Child("optimizer"), "algorithm.optimizer");
   o.Double("learning_rate", &a->optimizer.learning_rate, Bounds::Above(0));
@@ -218,7 +219,7 @@ void DecodeTable(const YAML::Node& node, ConfigContext* ctx,
   ReadName(r, "name", /*upper=*/true, &t->name);
   DecodeSelector(r.Child("sampler"), ctx, path + ".sampler", &t->sampler);
   DecodeSelector(r.Child("remover"), ctx, path + ".remover", &t->remover);
-  r.Int("max_size", &t->max_size, 1);
+  r.Int("max_size", &t->max_size, 1, kMaxTableSize);
   r.Int("max_bytes", &t->max_bytes, 0);
   r.Int("max_times_sampled", &t->max_times_sampled, 0);
   DecodeRateLimiter(r.Child("rate_limiter"), ctx, path + ".rate_limiter",
@@ -255,14 +256,14 @@ void DecodeReplay(const YAML::Node& node, ConfigContext* ctx, ReplayConfig* c) {
   r.Int("shards", &c->shards, 1, 4096);
   r.String("addresses", &c->addresses);
   r.Int("max_message_bytes", &c->max_message_bytes, 1024, kMaxInt32);
-  r.Int("checkpoint_every_s", &c->checkpoint_every_s, 0);
+  r.Int("checkpoint_every_s", &c->checkpoint_every_s, 0, kMaxInt32);
   r.Finish();
 }
 
 void DecodeActor(const YAML::Node& node, ConfigContext* ctx, ActorConfig* c) {
   MapReader r(ctx, node, "actor");
-  r.Int("num_actors", &c->num_actors, 1, 1 << 20);
-  r.Int("num_envs", &c->num_envs, 1, 1 << 20);
+  r.Int("num_actors", &c->num_actors, 1, kMaxActors);
+  r.Int("num_envs", &c->num_envs, 1, kMaxEnvsPerActor);
   r.String("table", &c->table);
   r.Int("max_unacked_bytes", &c->max_unacked_bytes, 1);
   r.Int("max_unacked_items", &c->max_unacked_items, 0);
@@ -289,7 +290,7 @@ void DecodeLearner(const YAML::Node& node, ConfigContext* ctx,
 
 void DecodeRest(MapReader& root, ConfigContext* ctx, ExperimentConfig* c) {
   MapReader eval(ctx, root.Child("eval"), "eval");
-  eval.Int("episodes", &c->eval.episodes, 0, kMaxInt32);
+  eval.Int("episodes", &c->eval.episodes, 0, kMaxEnvsPerActor);
   eval.Int("every_s", &c->eval.every_s, 1);
   eval.Finish();
 

@@ -25,6 +25,7 @@
 #include "yaml-cpp/yaml.h"
 
 #include "common/config.h"
+#include "common/quote.h"
 
 namespace shoal {
 namespace config_internal {
@@ -199,8 +200,6 @@ bool MapReader::Enum(absl::string_view key, E* out) {
 
 // "'text'" for a scalar, "a map", "a list" or "null" for the others.
 std::string DescribeNode(const YAML::Node& node);
-// The YAML text of a scalar, in quotes for messages.
-std::string Quote(absl::string_view text);
 
 // Applies `overrides` to the tree (creating missing maps), recording each
 // as the source of the paths it wrote. Errors (bad key syntax, a list index

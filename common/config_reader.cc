@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -9,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -83,33 +84,40 @@ bool ParseDouble(absl::string_view text, double* out) {
   return absl::SimpleAtod(lower, out);
 }
 
-// Integers, also written as an exactly integral number such as 1e6.
-bool ParseInt(absl::string_view text, int64_t* out) {
+// Integers, also written as an exactly integral number such as 1e6. An
+// integral number past int64 (1e19, 99999999999999999999) reads as the
+// int64 bound on its side, with *past set, so that it is reported as out of
+// range rather than as not an integer.
+bool ParseInt(absl::string_view text, int64_t* out, bool* past) {
+  *past = false;
   if (absl::SimpleAtoi(text, out)) return true;
   double d = 0;
-  if (!ParseDouble(text, &d) || !std::isfinite(d) || d != std::floor(d) ||
-      std::fabs(d) >= 9.2e18) {
+  if (!ParseDouble(text, &d) || !std::isfinite(d) || d != std::floor(d)) {
     return false;
+  }
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  if (d >= kTwoTo63 || d < -kTwoTo63) {
+    *past = true;
+    *out = d < 0 ? std::numeric_limits<int64_t>::min()
+                 : std::numeric_limits<int64_t>::max();
+    return true;
   }
   *out = static_cast<int64_t>(d);
   return true;
 }
 
-// "must be >= 1, got 0": names the bound that `v` is past.
-std::string IntRangeError(int64_t v, int64_t min, int64_t max) {
-  return v < min ? absl::StrCat("must be >= ", min, ", got ", v)
-                 : absl::StrCat("must be <= ", max, ", got ", v);
+// "must be >= 1, got 0" for `v` (spelled `text`) unless it is within
+// [min, max] and not `past` int64; names the bound that it is past.
+std::optional<std::string> IntRangeError(absl::string_view text, int64_t v,
+                                         bool past, int64_t min, int64_t max) {
+  if (v < min || (past && v < 0)) {
+    return absl::StrCat("must be >= ", min, ", got ", text);
+  }
+  if (v > max || past) return absl::StrCat("must be <= ", max, ", got ", text);
+  return std::nullopt;
 }
 
 }  // namespace
-
-std::string Quote(absl::string_view text) {
-  // Errors are one line: escape control characters, cut long values.
-  constexpr size_t kMaxShown = 60;
-  std::string shown = absl::CEscape(text.substr(0, kMaxShown));
-  if (text.size() > kMaxShown) shown += "...";
-  return absl::StrCat("'", shown, "'");
-}
 
 std::string DescribeNode(const YAML::Node& node) {
   if (node.IsMap()) return "a map";
@@ -278,13 +286,14 @@ bool MapReader::Int(absl::string_view key, int64_t* out, int64_t min,
   if (!Scalar(key, "an integer", &text)) return false;
   if (!Has(key)) return true;
   int64_t v = 0;
-  if (!ParseInt(text, &v)) {
+  bool past = false;
+  if (!ParseInt(text, &v, &past)) {
     ctx_->Error(PathOf(key),
                 absl::StrCat("expected an integer, got ", Quote(text)));
     return false;
   }
-  if (v < min || v > max) {
-    ctx_->Error(PathOf(key), IntRangeError(v, min, max));
+  if (std::optional<std::string> e = IntRangeError(text, v, past, min, max)) {
+    ctx_->Error(PathOf(key), *e);
     return false;
   }
   *out = v;
@@ -398,17 +407,14 @@ bool MapReader::IntList(absl::string_view key, std::vector<int64_t>* out,
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string path = absl::StrCat(PathOf(key), "[", i, "]");
     int64_t v = 0;
-    if (!items[i].IsScalar() || !ParseInt(items[i].Scalar(), &v)) {
+    bool past = false;
+    if (!items[i].IsScalar() || !ParseInt(items[i].Scalar(), &v, &past)) {
       ctx_->Error(path, absl::StrCat("expected an integer, got ",
                                      DescribeNode(items[i])));
       ok = false;
-    } else if (v < min || v > max) {
-      ctx_->Error(path,
-                  absl::StrCat("must be ",
-                               max == std::numeric_limits<int64_t>::max()
-                                   ? absl::StrCat(">= ", min)
-                                   : absl::StrCat("in [", min, ", ", max, "]"),
-                               ", got ", v));
+    } else if (std::optional<std::string> e =
+                   IntRangeError(items[i].Scalar(), v, past, min, max)) {
+      ctx_->Error(path, *e);
       ok = false;
     }
     values.push_back(v);

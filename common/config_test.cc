@@ -12,6 +12,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "common/config_limits.h"
+
 namespace shoal {
 namespace {
 
@@ -385,6 +387,175 @@ TEST(ExperimentConfigTest, OutOfRangeValueIsAnError) {
             "cfg.yaml:3: actor.num_envs: must be >= 1, got 0");
   EXPECT_EQ(LoadError("experiment: t\nalgorithm: {discount: 0}\n"),
             "cfg.yaml:2: algorithm.discount: must be in (0, 1], got 0");
+}
+
+// Limits that components enforce at start (common/config_limits.h) are
+// refused by the decoder first, with the file, line and key.
+
+// The first table's header, lines 3 and 4 after kMinimal.
+constexpr char kTable[] = "tables:\n  - name: transitions\n";
+
+TEST(ExperimentConfigTest, TableSizeLimitsAreCheckedWithFileLineAndKey) {
+  const std::string table = absl::StrCat(kMinimal, kTable);
+  EXPECT_EQ(LoadError(absl::StrCat(table, "    max_size: 1e18\n")),
+            "cfg.yaml:5: tables[0].max_size: must be <= 268435455, got 1e18");
+  EXPECT_EQ(LoadError(absl::StrCat(table, "    max_size: 268435456\n")),
+            "cfg.yaml:5: tables[0].max_size: must be <= 268435455, got "
+            "268435456");
+  EXPECT_EQ(LoadError(absl::StrCat(table, "    max_size: 0\n")),
+            "cfg.yaml:5: tables[0].max_size: must be >= 1, got 0");
+  EXPECT_EQ(LoadError(absl::StrCat(table, "    max_bytes: -1\n")),
+            "cfg.yaml:5: tables[0].max_bytes: must be >= 0, got -1");
+  EXPECT_EQ(LoadError(absl::StrCat(table, "    max_times_sampled: -1\n")),
+            "cfg.yaml:5: tables[0].max_times_sampled: must be >= 0, got -1");
+  EXPECT_EQ(LoadError(kMinimal, {{"tables[0].max_size", "268435456"}}),
+            "--set tables[0].max_size=268435456: must be <= 268435455, got "
+            "268435456");
+}
+
+TEST(ExperimentConfigTest, SignatureLimitsAreCheckedWithFileLineAndKey) {
+  const std::string signature =
+      absl::StrCat(kMinimal, kTable, "    signature:\n");
+  EXPECT_EQ(LoadError(absl::StrCat(signature,
+                                   "      - name: frames\n"
+                                   "        shape: [65536, 65536]\n")),
+            "cfg.yaml:7: tables[0].signature[0].shape: a float32 column of "
+            "[65536, 65536] is over 2147483647 bytes");
+  EXPECT_EQ(LoadError(absl::StrCat(signature,
+                                   "      - {name: a, shape: [268435456]}\n"
+                                   "      - {name: b, shape: [-1, 1e12]}\n"
+                                   "      - {name: c, shape: [0, 1e12]}\n"
+                                   "      - {name: d, dtype: uint8,\n"
+                                   "         shape: [1073741824]}\n")),
+            "cfg.yaml:10: tables[0].signature[3].shape: the fixed-shape "
+            "columns up to this one are over 2147483647 bytes together");
+  std::string extents = "1";
+  for (int i = 1; i < 65; ++i) extents += ", 1";
+  EXPECT_EQ(LoadError(absl::StrCat(signature, "      - {name: a, shape: [",
+                                   extents, "]}\n")),
+            "cfg.yaml:6: tables[0].signature[0].shape: must have at most 64 "
+            "extents, got 65");
+  EXPECT_EQ(
+      LoadError(absl::StrCat(signature, "      - {name: a, shape: [-2]}\n")),
+      "cfg.yaml:6: tables[0].signature[0].shape[0]: must be >= -1, got "
+      "-2");
+}
+
+TEST(ExperimentConfigTest, IntegersPastInt64AreOutOfRangeNotWrongType) {
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, kTable, "    max_size: 1e19\n")),
+            "cfg.yaml:5: tables[0].max_size: must be <= 268435455, got 1e19");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "seed: 99999999999999999999\n")),
+            "cfg.yaml:3: seed: must be <= 9223372036854775807, got "
+            "99999999999999999999");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "seed: -1e30\n")),
+            "cfg.yaml:3: seed: must be >= 0, got -1e30");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "network: {hidden: [8, 1e19]}\n")),
+            "cfg.yaml:3: network.hidden[1]: must be <= 1048576, got 1e19");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "seed: 1.5e3\n")), "OK");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "seed: 1.5\n")),
+            "cfg.yaml:3: seed: expected an integer, got '1.5'");
+}
+
+TEST(ExperimentConfigTest, SelectorLimitsAreCheckedWithFileLineAndKey) {
+  const std::string table = absl::StrCat(kMinimal, kTable);
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    sampler: {kind: prioritized, "
+                                   "priority_exponent: 1e400}\n")),
+            "cfg.yaml:5: tables[0].sampler.priority_exponent: must be a "
+            "finite number, got '1e400'");
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    remover:\n      kind: prioritized\n"
+                                   "      priority_exponent: -0.5\n")),
+            "cfg.yaml:7: tables[0].remover.priority_exponent: must be >= 0, "
+            "got -0.5");
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    sampler: {priority_exponent: .inf}\n")),
+            "cfg.yaml:5: tables[0].sampler.priority_exponent: must be a "
+            "finite number, got '.inf'");
+}
+
+TEST(ExperimentConfigTest, RateLimiterInconsistenciesAreCheckedWithFileLine) {
+  const std::string table = absl::StrCat(kMinimal, kTable);
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    max_size: 100\n    rate_limiter:\n"
+                                   "      min_size_to_sample: 101\n")),
+            "cfg.yaml:7: tables[0].rate_limiter.min_size_to_sample: must be "
+            "<= the table's max_size (100), got 101");
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    rate_limiter:\n"
+                                   "      min_size_to_sample: 0\n")),
+            "cfg.yaml:6: tables[0].rate_limiter.min_size_to_sample: must be "
+            ">= 1, got 0");
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    rate_limiter:\n"
+                                   "      kind: sample_to_insert_ratio\n"
+                                   "      samples_per_insert: 8\n"
+                                   "      error_buffer: 4\n")),
+            "cfg.yaml:8: tables[0].rate_limiter.error_buffer: must be >= "
+            "max(1, samples_per_insert) = 8, got 4");
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    rate_limiter: {kind: custom, "
+                                   "samples_per_insert: 0}\n")),
+            "cfg.yaml:5: tables[0].rate_limiter.samples_per_insert: must be "
+            "> 0, got 0");
+  EXPECT_EQ(LoadError(absl::StrCat(table,
+                                   "    rate_limiter: {kind: custom, "
+                                   "min_diff: .nan}\n")),
+            "cfg.yaml:5: tables[0].rate_limiter.min_diff: expected a number, "
+            "got '.nan'");
+}
+
+TEST(ExperimentConfigTest, ActorLimitsAreCheckedWithFileLineAndKey) {
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "actor:\n  num_envs: 65537\n")),
+            "cfg.yaml:4: actor.num_envs: must be <= 65536, got 65537");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "actor:\n  num_envs: 1e9\n")),
+            "cfg.yaml:4: actor.num_envs: must be <= 65536, got 1e9");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "actor:\n  num_actors: 65537\n")),
+            "cfg.yaml:4: actor.num_actors: must be <= 65536, got 65537");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal, "eval: {episodes: 65537}\n")),
+            "cfg.yaml:3: eval.episodes: must be <= 65536, got 65537");
+  EXPECT_EQ(LoadError(kMinimal, {{"actor.num_envs", "1e6"}}),
+            "--set actor.num_envs=1e6: must be <= 65536, got 1e6");
+}
+
+TEST(ExperimentConfigTest, AlgorithmLimitsAreCheckedWithFileLineAndKey) {
+  EXPECT_EQ(
+      LoadError(absl::StrCat(kMinimal, "algorithm:\n  batch_size: 65537\n")),
+      "cfg.yaml:4: algorithm.batch_size: must be <= 65536, got 65537");
+  EXPECT_EQ(
+      LoadError(absl::StrCat(kMinimal, "algorithm:\n  n_step: 1048577\n")),
+      "cfg.yaml:4: algorithm.n_step: must be <= 1048576, got 1048577");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal,
+                                   "algorithm:\n  impala:\n"
+                                   "    unroll_length: 1048577\n")),
+            "cfg.yaml:5: algorithm.impala.unroll_length: must be <= 1048576, "
+            "got 1048577");
+  EXPECT_EQ(LoadError(absl::StrCat(kMinimal,
+                                   "env: {name: pendulum}\n"
+                                   "algorithm:\n  name: impala\n")),
+            "cfg.yaml:5: algorithm.name: impala needs a discrete action "
+            "space, but env.name pendulum has box actions");
+  EXPECT_EQ(
+      LoadError(absl::StrCat(kMinimal, "replay: {checkpoint_every_s: 3e9}\n")),
+      "cfg.yaml:3: replay.checkpoint_every_s: must be <= 2147483647, got 3e9");
+}
+
+TEST(ExperimentConfigTest, ValuesAtEveryComponentLimitAreAccepted) {
+  absl::StatusOr<ExperimentConfig> c =
+      LoadText(absl::StrCat(kMinimal, kTable,
+                            "    max_size: 268435455\n"
+                            "algorithm: {batch_size: 65536, n_step: 1048576,\n"
+                            "            impala: {unroll_length: 1048576}}\n"
+                            "actor: {num_actors: 65536, num_envs: 65536}\n"
+                            "eval: {episodes: 65536}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tables[0].max_size, kMaxTableSize);
+  EXPECT_EQ(c->algorithm.batch_size, kMaxSamplesPerRequest);
+  EXPECT_EQ(c->algorithm.n_step, kMaxNStep);
+  EXPECT_EQ(c->algorithm.impala.unroll_length, kMaxUnrollLength);
+  EXPECT_EQ(c->actor.num_actors, kMaxActors);
+  EXPECT_EQ(c->actor.num_envs, kMaxEnvsPerActor);
+  EXPECT_EQ(c->eval.episodes, kMaxEnvsPerActor);
 }
 
 TEST(ExperimentConfigTest, BadEnumValueIsAnError) {

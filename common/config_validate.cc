@@ -12,6 +12,8 @@
 
 #include "common/config.h"
 #include "common/config_internal.h"
+#include "common/config_limits.h"
+#include "common/tensor_codec.h"
 
 namespace shoal {
 namespace config_internal {
@@ -24,9 +26,10 @@ void ValidateAlgorithm(const ExperimentConfig& c, ConfigContext* ctx) {
                absl::StrCat("sac needs a box action space, but env.name ",
                             EnumName(c.env.name), " has discrete actions"));
   }
-  if (a.name == AlgorithmKind::kDqn && HasBoxActions(c.env.name)) {
+  if (a.name != AlgorithmKind::kSac && HasBoxActions(c.env.name)) {
     ctx->Error("algorithm.name",
-               absl::StrCat("dqn needs a discrete action space, but env.name ",
+               absl::StrCat(EnumName(a.name),
+                            " needs a discrete action space, but env.name ",
                             EnumName(c.env.name), " has box actions"));
   }
   if (a.value_loss.kind == ValueLossKind::kHlGauss) {
@@ -74,6 +77,50 @@ void ValidateRateLimiter(const TableConfig& t, const std::string& path,
   }
 }
 
+// Bytes of every item's `column`: 0 with a 0 extent, -1 with a -1 extent
+// (any size), else dtype size * extents, saturated at kMaxSignatureBytes + 1.
+int64_t FixedColumnBytes(const ColumnConfig& column) {
+  int64_t bytes = DTypeSize(column.dtype);
+  bool zero = false;
+  for (int64_t d : column.shape) {
+    if (d < 0) return -1;
+    zero = zero || d == 0;
+    const bool over = d > 0 && bytes > kMaxSignatureBytes / d;
+    bytes = over ? kMaxSignatureBytes + 1 : bytes * d;
+  }
+  return zero ? 0 : bytes;
+}
+
+// Table::Create's limits on a signature (common/config_limits.h).
+void ValidateSignature(const TableConfig& t, const std::string& path,
+                       ConfigContext* ctx) {
+  int64_t total = 0;
+  for (size_t j = 0; j < t.signature.size(); ++j) {
+    const ColumnConfig& column = t.signature[j];
+    const std::string shape = absl::StrCat(path, ".signature[", j, "].shape");
+    if (static_cast<int64_t>(column.shape.size()) > kMaxColumnRank) {
+      ctx->Error(shape, absl::StrCat("must have at most ", kMaxColumnRank,
+                                     " extents, got ", column.shape.size()));
+      continue;
+    }
+    const int64_t bytes = FixedColumnBytes(column);
+    if (bytes > kMaxSignatureBytes) {
+      ctx->Error(shape,
+                 absl::StrCat("a ", EnumName(column.dtype), " column of ",
+                              ShapeString(column.shape), " is over ",
+                              kMaxSignatureBytes, " bytes"));
+      continue;
+    }
+    total += std::max<int64_t>(bytes, 0);
+    if (total > kMaxSignatureBytes) {
+      ctx->Error(shape, absl::StrCat("the fixed-shape columns up to this one "
+                                     "are over ",
+                                     kMaxSignatureBytes, " bytes together"));
+      return;
+    }
+  }
+}
+
 void ValidateTables(const ExperimentConfig& c, ConfigContext* ctx) {
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < c.tables.size(); ++i) {
@@ -86,6 +133,7 @@ void ValidateTables(const ExperimentConfig& c, ConfigContext* ctx) {
                               " (also tables[", it->second, "])"));
     }
     ValidateRateLimiter(t, path + ".rate_limiter", ctx);
+    ValidateSignature(t, path, ctx);
     std::map<std::string, size_t> columns;
     for (size_t j = 0; j < t.signature.size(); ++j) {
       auto [col, fresh] = columns.emplace(t.signature[j].name, j);

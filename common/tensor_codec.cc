@@ -14,8 +14,6 @@ namespace shoal {
 
 namespace {
 
-constexpr int64_t kMaxElements = int64_t{1} << 62;
-
 std::string Prefix(absl::string_view field) {
   return field.empty() ? std::string() : absl::StrCat(field, ": ");
 }
@@ -69,6 +67,11 @@ absl::string_view DTypeName(v1::DType dtype) {
   }
 }
 
+std::string DTypeLabel(v1::DType dtype) {
+  if (DTypeSize(dtype) > 0) return std::string(DTypeName(dtype));
+  return absl::StrCat(static_cast<int>(dtype));
+}
+
 absl::StatusOr<v1::DType> DTypeFromName(absl::string_view name) {
   for (v1::DType d : {v1::DTYPE_FLOAT32, v1::DTYPE_FLOAT64, v1::DTYPE_INT32,
                       v1::DTYPE_INT64, v1::DTYPE_UINT8, v1::DTYPE_BOOL}) {
@@ -85,6 +88,11 @@ std::string ShapeString(absl::Span<const int64_t> shape) {
 
 absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape,
                                     absl::string_view field) {
+  if (shape.size() > static_cast<size_t>(kMaxTensorRank)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(field), "shape has ", shape.size(),
+                     " dimensions, at most ", kMaxTensorRank));
+  }
   int64_t n = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     const int64_t d = shape[i];
@@ -92,26 +100,42 @@ absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape,
       return absl::InvalidArgumentError(
           absl::StrCat(Prefix(field), "shape[", i, "] is negative (", d, ")"));
     }
-    if (d != 0 && n > kMaxElements / d) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Prefix(field), "shape ", ShapeString(shape), " is too large"));
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxTensorBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Prefix(field), "shape ", ShapeString(shape),
+                       " has more than 2^62 elements"));
     }
-    n *= d;
   }
   return n;
 }
 
-absl::Status ValidateTensor(const v1::Tensor& tensor, absl::string_view field) {
-  const int size = DTypeSize(tensor.dtype());
+absl::StatusOr<int64_t> NumBytes(v1::DType dtype,
+                                 absl::Span<const int64_t> shape,
+                                 absl::string_view field) {
+  const int size = DTypeSize(dtype);
   if (size == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Prefix(field), "dtype ", static_cast<int>(tensor.dtype()),
+        absl::StrCat(Prefix(field), "dtype ", static_cast<int>(dtype),
                      " is not a valid dtype"));
   }
-  absl::StatusOr<int64_t> n = NumElements(tensor.shape(), field);
+  absl::StatusOr<int64_t> n = NumElements(shape, field);
   if (!n.ok()) return n.status();
-  const uint64_t want = static_cast<uint64_t>(*n) * size;
-  if (tensor.data().size() != want) {
+  int64_t bytes;
+  if (__builtin_mul_overflow(*n, int64_t{size}, &bytes) ||
+      bytes > kMaxTensorBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Prefix(field), DTypeName(dtype), " ", ShapeString(shape),
+                     " is more than 2^62 bytes"));
+  }
+  return bytes;
+}
+
+absl::Status ValidateTensor(const v1::Tensor& tensor, absl::string_view field) {
+  absl::StatusOr<int64_t> bytes =
+      NumBytes(tensor.dtype(), tensor.shape(), field);
+  if (!bytes.ok()) return bytes.status();
+  const int64_t want = *bytes;
+  if (static_cast<int64_t>(tensor.data().size()) != want) {
     return absl::InvalidArgumentError(
         absl::StrCat(Prefix(field), "data has ", tensor.data().size(),
                      " bytes but ", DTypeName(tensor.dtype()), " ",
@@ -138,7 +162,7 @@ absl::Status CheckTensorMatchesSpec(const v1::Tensor& tensor,
                                 : absl::StrCat(field, " (", spec.name(), ")");
   if (tensor.dtype() != spec.dtype()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Prefix(where), "dtype ", DTypeName(tensor.dtype()),
+        absl::StrCat(Prefix(where), "dtype ", DTypeLabel(tensor.dtype()),
                      " != signature dtype ", DTypeName(spec.dtype())));
   }
   bool shape_ok = tensor.shape_size() == spec.shape_size();
@@ -174,7 +198,7 @@ absl::Status CheckDecodable(const v1::Tensor& tensor, v1::DType want,
                             size_t out_elements, absl::string_view field) {
   if (tensor.dtype() != want) {
     return absl::InvalidArgumentError(
-        absl::StrCat(Prefix(field), "dtype ", DTypeName(tensor.dtype()),
+        absl::StrCat(Prefix(field), "dtype ", DTypeLabel(tensor.dtype()),
                      " where ", DTypeName(want), " was expected"));
   }
   absl::Status valid = ValidateTensor(tensor, field);

@@ -26,6 +26,10 @@ int DTypeSize(v1::DType dtype);
 // "float32", "int64", ...; "unspecified" for anything else.
 absl::string_view DTypeName(v1::DType dtype);
 
+// DTypeName for a known dtype, else its number ("999"): what a message
+// shows of a dtype that came from outside.
+std::string DTypeLabel(v1::DType dtype);
+
 // Parses a DTypeName() string.
 absl::StatusOr<v1::DType> DTypeFromName(absl::string_view name);
 
@@ -58,13 +62,28 @@ constexpr v1::DType DTypeOf<bool>() {
   return v1::DTYPE_BOOL;
 }
 
+// Dimensions a tensor may have (as many as PyTorch allows, 64): bounds the
+// work and memory a shape sent from outside can cost.
+inline constexpr int kMaxTensorRank = 64;
+
+// Bytes a tensor may describe: 2^62. Every element and byte count of a
+// shape is checked against it, so none can wrap.
+inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 62;
+
 // Number of elements of `shape` (1 for a scalar); an error when an extent is
-// negative or the product overflows 2^62.
+// negative, the rank is over kMaxTensorRank or the product passes
+// kMaxTensorBytes.
 absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape,
                                     absl::string_view field);
 
+// Bytes of a `dtype` tensor of `shape`: NumElements * DTypeSize, an error
+// when the dtype is unknown or the product passes kMaxTensorBytes.
+absl::StatusOr<int64_t> NumBytes(v1::DType dtype,
+                                 absl::Span<const int64_t> shape,
+                                 absl::string_view field);
+
 // Checks that `tensor` is well formed: a known dtype, non-negative extents,
-// exactly NumElements * DTypeSize bytes, and bool bytes that are 0 or 1.
+// exactly NumBytes bytes, and bool bytes that are 0 or 1.
 absl::Status ValidateTensor(const v1::Tensor& tensor, absl::string_view field);
 
 // ValidateTensor, then checks dtype and shape against `spec` (an extent of
@@ -138,9 +157,11 @@ absl::StatusOr<std::vector<T>> DecodeTensor(const v1::Tensor& tensor,
   static_assert(!std::is_same<T, bool>::value,
                 "std::vector<bool> is packed: decode bool into uint8_t or a "
                 "bool array with DecodeTensorInto");
-  absl::StatusOr<int64_t> n = NumElements(tensor.shape(), field);
-  if (!n.ok()) return n.status();
-  std::vector<T> out(static_cast<size_t>(*n));
+  // Validated before allocating: the size then comes from bytes received,
+  // not from a shape that may claim 2^62 elements.
+  absl::Status valid = ValidateTensor(tensor, field);
+  if (!valid.ok()) return valid;
+  std::vector<T> out(tensor.data().size() / sizeof(T));
   absl::Status status = DecodeTensorInto<T>(tensor, absl::MakeSpan(out), field);
   if (!status.ok()) return status;
   return out;

@@ -133,7 +133,70 @@ TEST(TensorCodecTest, ValidateRejectsAnOverflowingShape) {
   v1::Tensor tensor;
   tensor.set_dtype(v1::DTYPE_UINT8);
   for (int i = 0; i < 4; ++i) tensor.add_shape(int64_t{1} << 20);
-  EXPECT_THAT(ValidateTensor(tensor, "x").message(), HasSubstr("too large"));
+  EXPECT_THAT(ValidateTensor(tensor, "x").message(),
+              HasSubstr("has more than 2^62 elements"));
+}
+
+// Shapes whose element count fits but whose byte count does not: before the
+// byte count was checked, float32 [2^31, 2^31] with no data passed as 0
+// bytes (2^62 * 4 wraps to 0).
+TEST(TensorCodecTest, ValidateRejectsShapesWhoseByteCountOverflows) {
+  struct Case {
+    v1::DType dtype;
+    std::vector<int64_t> shape;
+  };
+  const int64_t two31 = int64_t{1} << 31;
+  for (const Case& c : std::vector<Case>{
+           {v1::DTYPE_FLOAT32, {two31, two31}},
+           {v1::DTYPE_FLOAT32, {int64_t{1} << 62}},
+           {v1::DTYPE_FLOAT64, {int64_t{1} << 61}},
+           {v1::DTYPE_INT64, {int64_t{1} << 32, int64_t{1} << 30}},
+           {v1::DTYPE_INT32, {0, int64_t{1} << 62, 4}},
+           {v1::DTYPE_UINT8, {two31, two31, 4}},
+           {v1::DTYPE_FLOAT32, {std::numeric_limits<int64_t>::max()}},
+           {v1::DTYPE_FLOAT32, {3, std::numeric_limits<int64_t>::max() / 2}},
+       }) {
+    v1::Tensor tensor;
+    tensor.set_dtype(c.dtype);
+    tensor.mutable_shape()->Assign(c.shape.begin(), c.shape.end());
+    const absl::Status status = ValidateTensor(tensor, "x");
+    // A zero extent first makes the whole tensor empty: then 0 bytes is right.
+    if (c.shape[0] == 0) {
+      EXPECT_TRUE(status.ok()) << ShapeString(c.shape) << ": " << status;
+      continue;
+    }
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+        << DTypeName(c.dtype) << " " << ShapeString(c.shape);
+    EXPECT_THAT(status.message(), HasSubstr("2^62")) << status;
+    EXPECT_FALSE(NumBytes(c.dtype, c.shape, "x").ok());
+    EXPECT_FALSE(DecodeTensor<float>(tensor, "x").ok());
+  }
+  EXPECT_EQ(*NumBytes(v1::DTYPE_FLOAT64, {int64_t{1} << 59}, "x"),
+            int64_t{1} << 62);
+}
+
+TEST(TensorCodecTest, ValidateRejectsARankOverTheLimit) {
+  v1::Tensor tensor;
+  tensor.set_dtype(v1::DTYPE_FLOAT32);
+  for (int i = 0; i <= kMaxTensorRank; ++i) tensor.add_shape(1);
+  tensor.set_data(std::string(4, '\0'));
+  EXPECT_EQ(ValidateTensor(tensor, "x").message(),
+            "x: shape has 65 dimensions, at most 64");
+  tensor.mutable_shape()->RemoveLast();
+  EXPECT_TRUE(ValidateTensor(tensor, "x").ok());
+}
+
+TEST(TensorCodecTest, AnUnknownDtypeIsNamedByItsNumber) {
+  v1::Tensor tensor;
+  tensor.set_dtype(static_cast<v1::DType>(999));
+  EXPECT_EQ(CheckTensorMatchesSpec(tensor, v1::TensorSpec(), "c").message(),
+            "c: dtype 999 != signature dtype unspecified");
+  EXPECT_EQ(DecodeTensor<float>(tensor, "c").status().message(),
+            "c: dtype 999 is not a valid dtype");
+  std::vector<float> out(1);
+  EXPECT_EQ(DecodeTensorInto<float>(tensor, absl::MakeSpan(out), "c").message(),
+            "c: dtype 999 where float32 was expected");
+  EXPECT_EQ(DTypeLabel(v1::DTYPE_INT64), "int64");
 }
 
 TEST(TensorCodecTest, ValidateRejectsBoolBytesOtherThanZeroOrOne) {

@@ -1,5 +1,7 @@
 #include "learner/learner_runtime.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -69,9 +71,19 @@ absl::StatusOr<std::unique_ptr<LearnerRuntime>> LearnerRuntime::Start(
   }
 
   SHOAL_ASSIGN_OR_RETURN(r->store_, ParameterStore::Create({}));
-  r->episodes_ = std::make_unique<EpisodeStats>(kEpisodeWindow);
-  r->service_ =
-      std::make_unique<LearnerServiceImpl>(r->store_.get(), r->episodes_.get());
+  // Room for every configured actor index (evaluation actors reuse them),
+  // and no less than the default; indices above kMaxActorIndex are refused.
+  const int num_actors = static_cast<int>(
+      std::min<int64_t>(config.actor.num_actors, int64_t{kMaxActorIndex} + 1));
+  r->episodes_ = std::make_unique<EpisodeStats>(
+      kEpisodeWindow, std::max(EpisodeStats::kDefaultMaxActors, num_actors));
+  LearnerServiceOptions service_options;
+  // One stream per actor, evaluation actors and a restart's overlap with
+  // the stream it replaces included.
+  service_options.max_watchers =
+      std::max(service_options.max_watchers, 2 * num_actors);
+  r->service_ = std::make_unique<LearnerServiceImpl>(
+      r->store_.get(), r->episodes_.get(), service_options);
   ServerOptions server;
   server.address = absl::StrCat(options.host, ":", options.port);
   server.tls = {config.security.tls_cert, config.security.tls_key,

@@ -7,13 +7,32 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 
 namespace shoal {
+namespace {
+
+// INVALID_ARGUMENT "<prefix><name>: must be in [lo, hi], got v" unless
+// lo <= v <= hi.
+absl::Status CheckRange(absl::string_view prefix, absl::string_view name,
+                        int64_t value, int64_t lo, int64_t hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      prefix, name, ": must be in [", lo, ", ", hi, "], got ", value));
+}
+
+}  // namespace
 
 absl::Status ValidateEpisodes(const v1::ReportEpisodesRequest& request) {
+  if (request.episodes_size() > kMaxEpisodesPerReport) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "episodes: ", request.episodes_size(),
+        " episodes in one request, at most ", kMaxEpisodesPerReport));
+  }
   for (int i = 0; i < request.episodes_size(); ++i) {
     const v1::Episode& e = request.episodes(i);
     const std::string field = absl::StrCat("episodes[", i, "].");
@@ -21,22 +40,14 @@ absl::Status ValidateEpisodes(const v1::ReportEpisodesRequest& request) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, "episode_return: must be finite, got ", e.episode_return()));
     }
-    if (e.length() < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, "length: must be >= 0, got ", e.length()));
-    }
-    if (e.actor_index() < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, "actor_index: must be >= 0, got ", e.actor_index()));
-    }
-    if (e.env_id() < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, "env_id: must be >= 0, got ", e.env_id()));
-    }
-    if (e.actor_env_steps() < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, "actor_env_steps: must be >= 0, got ", e.actor_env_steps()));
-    }
+    SHOAL_RETURN_IF_ERROR(
+        CheckRange(field, "length", e.length(), 1, kMaxEpisodeSteps));
+    SHOAL_RETURN_IF_ERROR(
+        CheckRange(field, "actor_index", e.actor_index(), 0, kMaxActorIndex));
+    SHOAL_RETURN_IF_ERROR(
+        CheckRange(field, "env_id", e.env_id(), 0, kMaxEnvId));
+    SHOAL_RETURN_IF_ERROR(CheckRange(field, "actor_env_steps",
+                                     e.actor_env_steps(), 0, kMaxEpisodeSteps));
     if (e.policy_version() < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, "policy_version: must be >= 0, got ", e.policy_version()));
@@ -96,12 +107,13 @@ class LearnerServiceImpl::RefuseReactor final
 class LearnerServiceImpl::WatchReactor final
     : public grpc::ServerWriteReactor<v1::ParametersChunk> {
  public:
+  // The caller has counted this stream in `open_watchers`; OnDone uncounts
+  // it.
   WatchReactor(ParameterStore* store, std::atomic<int>* open_watchers,
                int64_t have_version)
       : store_(store),
         open_watchers_(open_watchers),
         sent_version_(have_version) {
-    open_watchers_->fetch_add(1);
     listener_id_ = store_->Subscribe([this] { Pump(); });
     Pump();
   }
@@ -176,8 +188,9 @@ class LearnerServiceImpl::WatchReactor final
 };
 
 LearnerServiceImpl::LearnerServiceImpl(ParameterStore* store,
-                                       EpisodeStats* stats)
-    : store_(store), stats_(stats) {}
+                                       EpisodeStats* stats,
+                                       LearnerServiceOptions options)
+    : store_(store), stats_(stats), options_(options) {}
 
 grpc::ServerWriteReactor<v1::ParametersChunk>*
 LearnerServiceImpl::GetParameters(grpc::CallbackServerContext* context,
@@ -193,6 +206,15 @@ LearnerServiceImpl::WatchParameters(grpc::CallbackServerContext* context,
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                      absl::StrCat("have_version: must be >= 0, got ",
                                   request->have_version())));
+  }
+  // Counted before the check, so concurrent calls cannot all slip under it.
+  const int open = open_watchers_.fetch_add(1);
+  if (open >= options_.max_watchers) {
+    open_watchers_.fetch_sub(1);
+    return new RefuseReactor(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("WatchParameters: ", open, " streams open, at most ",
+                     options_.max_watchers)));
   }
   return new WatchReactor(store_, &open_watchers_, request->have_version());
 }

@@ -54,9 +54,11 @@ v1::Parameters MakeParameters(int64_t version, int64_t bytes = kParamBytes) {
 // A learner service on a free loopback port, with a client stub.
 class TestLearner {
  public:
-  TestLearner() : stats_(/*window=*/3) {
+  explicit TestLearner(LearnerServiceOptions options = {})
+      : stats_(/*window=*/3) {
     store_ = *ParameterStore::Create({});
-    service_ = std::make_unique<LearnerServiceImpl>(store_.get(), &stats_);
+    service_ =
+        std::make_unique<LearnerServiceImpl>(store_.get(), &stats_, options);
     auto server = GrpcServer::Start(ServerOptions(), {service_.get()});
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -369,6 +371,19 @@ TEST(LearnerServiceTest, ReportEpisodesRejectsABadEpisodeNamingTheField) {
   cases.push_back({MakeEpisode(0, 1.0, 1), "length"});
   cases.back().episode.set_length(-5);
   cases.push_back({MakeEpisode(0, 1.0, -3), "actor_env_steps"});
+  cases.push_back({MakeEpisode(0, 1.0, 1),
+                   "episodes[1].length: must be in "
+                   "[1, 281474976710656], got 0"});
+  cases.back().episode.set_length(0);
+  cases.push_back({MakeEpisode(0, 1.0, 1), "length"});
+  cases.back().episode.set_length(kMaxEpisodeSteps + 1);
+  cases.push_back(
+      {MakeEpisode(65536, 1.0, 1),
+       "episodes[1].actor_index: must be in [0, 65535], got 65536"});
+  cases.push_back({MakeEpisode(0, 1.0, 1), "env_id"});
+  cases.back().episode.set_env_id(65536);
+  cases.push_back({MakeEpisode(0, 1.0, std::numeric_limits<int64_t>::max()),
+                   "actor_env_steps"});
 
   TestLearner learner;
   for (const Case& c : cases) {
@@ -383,6 +398,126 @@ TEST(LearnerServiceTest, ReportEpisodesRejectsABadEpisodeNamingTheField) {
     EXPECT_THAT(status.error_message(), HasSubstr(c.field));
   }
   EXPECT_EQ(learner.stats().Snapshot().total_episodes, 0);  // none recorded
+}
+
+// Reports `request`; the call's status.
+grpc::Status Report(TestLearner& learner,
+                    const v1::ReportEpisodesRequest& request) {
+  grpc::ClientContext context;
+  v1::ReportEpisodesResponse response;
+  return learner.stub().ReportEpisodes(&context, request, &response);
+}
+
+TEST(LearnerServiceTest, ReportEpisodesRefusesTooManyEpisodesInOneRequest) {
+  TestLearner learner;
+  v1::ReportEpisodesRequest request;
+  for (int i = 0; i < kMaxEpisodesPerReport; ++i) {
+    *request.add_episodes() = MakeEpisode(i, 1.0, 10);
+  }
+  ASSERT_TRUE(Report(learner, request).ok());
+  *request.add_episodes() = MakeEpisode(0, 1.0, 10);
+  grpc::Status status = Report(learner, request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "episodes: 4097 episodes in one request, at most 4096");
+  EXPECT_EQ(learner.stats().Snapshot().total_episodes, kMaxEpisodesPerReport);
+}
+
+// The attack: a million zero-length episodes in one message (4 MB,
+// under the server's 4 MiB limit) dragged the train-return mean to 0.
+TEST(LearnerServiceTest, AMillionZeroLengthEpisodesAreNotRecorded) {
+  TestLearner learner;
+  v1::ReportEpisodesRequest good;
+  *good.add_episodes() = MakeEpisode(0, 7.0, 10);
+  ASSERT_TRUE(Report(learner, good).ok());
+  v1::ReportEpisodesRequest bad;
+  v1::Episode zero;
+  zero.set_actor_index(1);
+  for (int i = 0; i < 1000000; ++i) *bad.add_episodes() = zero;
+  grpc::Status status = Report(learner, bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("episodes: 1000000 episodes"));
+  bad.mutable_episodes()->DeleteSubrange(2, bad.episodes_size() - 2);
+  status = Report(learner, bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("episodes[0].length"));
+  const EpisodeStatsSnapshot s = learner.stats().Snapshot();
+  EXPECT_EQ(s.total_episodes, 1);
+  EXPECT_DOUBLE_EQ(s.train.mean_return, 7.0);
+}
+
+// Every valid actor index, 4096 per request: the stats keep at most their
+// default 4096 actors.
+TEST(LearnerServiceTest, ManyDistinctActorIndicesKeepTheStatsBounded) {
+  TestLearner learner;
+  for (int first = 0; first <= kMaxActorIndex; first += kMaxEpisodesPerReport) {
+    v1::ReportEpisodesRequest request;
+    for (int i = first; i < first + kMaxEpisodesPerReport; ++i) {
+      *request.add_episodes() = MakeEpisode(i, 1.0, 10);
+    }
+    ASSERT_TRUE(Report(learner, request).ok());
+  }
+  const EpisodeStatsSnapshot s = learner.stats().Snapshot();
+  EXPECT_EQ(s.total_episodes, kMaxActorIndex + 1);
+  EXPECT_EQ(s.actors.size(), size_t{EpisodeStats::kDefaultMaxActors});
+  EXPECT_EQ(s.evicted_actors,
+            kMaxActorIndex + 1 - EpisodeStats::kDefaultMaxActors);
+}
+
+// 36,864 actors each reporting the largest step count: their sum (2^63.2)
+// would overflow int64; it stops at INT64_MAX.
+TEST(LearnerServiceTest, HugeStepCountsSaturateTheTotal) {
+  TestLearner learner;
+  for (int r = 0; r < 9; ++r) {
+    v1::ReportEpisodesRequest request;
+    for (int i = 0; i < kMaxEpisodesPerReport; ++i) {
+      v1::Episode* e = request.add_episodes();
+      *e = MakeEpisode(r * kMaxEpisodesPerReport + i, 1.0, kMaxEpisodeSteps);
+      e->set_length(kMaxEpisodeSteps);
+    }
+    ASSERT_TRUE(Report(learner, request).ok());
+  }
+  EXPECT_EQ(learner.stats().Snapshot().total_env_steps,
+            std::numeric_limits<int64_t>::max());
+}
+
+TEST(LearnerServiceTest, WatchersBeyondTheLimitAreRefused) {
+  LearnerServiceOptions options;
+  options.max_watchers = 2;
+  TestLearner learner(options);
+  learner.Publish(1);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReaderInterface<v1::ParametersChunk>>>
+      readers;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    readers.push_back(
+        learner.stub().WatchParameters(contexts.back().get(), {}));
+    ASSERT_TRUE(ReadVersion(readers.back().get()).ok());
+  }
+  {
+    grpc::ClientContext context;
+    auto reader = learner.stub().WatchParameters(&context, {});
+    v1::ParametersChunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    grpc::Status status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(status.error_message(),
+              "WatchParameters: 2 streams open, at most 2");
+  }
+  EXPECT_EQ(learner.service().open_watchers(), 2);
+  contexts[0]->TryCancel();
+  readers[0]->Finish().IgnoreError();
+  for (int i = 0; i < 200 && learner.service().open_watchers() > 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  grpc::ClientContext context;
+  auto reader = learner.stub().WatchParameters(&context, {});
+  EXPECT_TRUE(ReadVersion(reader.get()).ok());  // room again
+  context.TryCancel();
+  reader->Finish().IgnoreError();
+  contexts[1]->TryCancel();
+  readers[1]->Finish().IgnoreError();
 }
 
 }  // namespace

@@ -16,6 +16,9 @@
 #include "grpcpp/support/slice.h"
 
 #include "common/grpc_status.h"
+#include "common/quote.h"
+#include "common/raw_request.h"
+#include "common/status_macros.h"
 #include "replay/sample_encoder.h"
 
 namespace shoal {
@@ -27,8 +30,10 @@ constexpr absl::Duration kWaitSlice = absl::Seconds(1);
 
 // Insert batches of at most this many payload bytes are stored on the
 // callback thread when the rate limiter admits them; larger ones, whose copy
-// dwarfs the hop, go to the insert pool and leave gRPC's threads free.
+// dwarfs the hop, go to the insert pool and leave gRPC's threads free. The
+// same bound holds for the part of a sample response encoded there.
 constexpr int64_t kMaxInlineInsertBytes = 128 << 10;
+constexpr int64_t kMaxInlineSampleBytes = 128 << 10;
 
 std::string TableNames(const ReplayServer& server) {
   std::vector<std::string> names;
@@ -39,8 +44,8 @@ std::string TableNames(const ReplayServer& server) {
 absl::Status UnknownTable(const ReplayServer& server, absl::string_view field,
                           absl::string_view name) {
   return absl::InvalidArgumentError(
-      absl::StrCat(field, ": no table named '", name,
-                   "' (tables: ", TableNames(server), ")"));
+      absl::StrCat(field, ": no table named ", Quote(name),
+                   " (tables: ", TableNames(server), ")"));
 }
 
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
@@ -70,12 +75,9 @@ class InsertReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    if (!grpc::SerializationTraits<v1::InsertRequest>::Deserialize(
-             &request_bytes_, &request_)
-             .ok()) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "malformed InsertRequest: the message does not "
-                          "parse (truncated?)"));
+    if (absl::Status parsed = ParseRequest(&request_bytes_, &request_);
+        !parsed.ok()) {
+      Finish(ToGrpcStatus(parsed));
       return;
     }
     Start();
@@ -128,6 +130,14 @@ class InsertReactor final
       for (const v1::Tensor& column : item.columns()) {
         batch_bytes_ += static_cast<int64_t>(column.data().size());
       }
+    }
+    // Numbers reaching back past a writer's stored run: refused before any
+    // table stores anything.
+    for (int i = 0, end; i < request_.items_size(); i = end) {
+      end = i + 1;
+      while (end < request_.items_size() && tables_[end] == tables_[i]) ++end;
+      SHOAL_RETURN_IF_ERROR(tables_[i]->CheckSequences(
+          request_.writer_id(), request_.first_sequence() + i, end - i));
     }
     return absl::OkStatus();
   }
@@ -241,28 +251,55 @@ class InsertReactor final
   int64_t batch_bytes_ = 0;
 };
 
-// Frees the EncodedSamples a response slice points into, once gRPC is done
-// with every slice of it.
-void DeleteEncodedSamples(void* samples) {
-  delete static_cast<EncodedSamples*>(samples);
+// One response's sampled items, owned by the slice gRPC sends: frees them
+// and gives their bytes back to the stream's and the shard's budgets when
+// gRPC is done with the slice (after the reactor, possibly).
+struct ResponseChunk {
+  EncodedSamples samples;
+  std::shared_ptr<ByteBudget> stream_budget;
+  ByteBudget* shard_budget = nullptr;
+  int64_t held = 0;  // bytes taken from both budgets
+};
+
+void DeleteResponseChunk(void* chunk) {
+  auto* owned = static_cast<ResponseChunk*>(chunk);
+  owned->stream_budget->Release(owned->held);
+  owned->shard_budget->Release(owned->held);
+  delete owned;
 }
 
-// One SampleStream: read a request, sample (on the callback thread while
-// the rate limiter allows without waiting, else on the sample pool), write
-// the size-capped responses one by one, read the next request. Raw bytes both
-// ways: the request is parsed here, and each response is written as wire
-// bytes the table encoded (SampleEncoder), never built as a message.
+// "rate limiter: sample blocked for 999ms: <reason>" -> "<reason>".
+absl::string_view BlockedReason(absl::string_view message) {
+  const size_t blocked = message.find("blocked for ");
+  if (blocked == absl::string_view::npos) return message;
+  const size_t colon = message.find(": ", blocked);
+  return colon == absl::string_view::npos ? message : message.substr(colon + 2);
+}
+
+// One SampleStream: read a request, then sample, encode and write it one
+// response at a time, each at most the response cap, the next once the
+// last is written; then read the next request. A response is sampled on
+// the callback thread while it stays under kMaxInlineSampleBytes and
+// nothing has to wait; otherwise on the sample pool. Each response's bytes
+// are taken from the stream's budget and the shard's before it is
+// encoded and given back when gRPC has sent them, so a reader that stops
+// reading holds at most one stream budget. Raw bytes both ways: the
+// request is parsed here, each response written as wire bytes the table
+// encoded (SampleEncoder), never built as a message.
 class SampleReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   SampleReactor(grpc::CallbackServerContext* context, ReplayServer* server,
                 ThreadPool* pool, const ReplayServiceOptions& options,
-                ReplayMetrics* metrics)
+                ByteBudget* shard_budget, ReplayMetrics* metrics)
       : server_(server),
         pool_(pool),
         options_(options),
+        shard_budget_(shard_budget),
         metrics_(metrics),
-        stream_deadline_(DeadlineOf(*context)) {
+        stream_deadline_(DeadlineOf(*context)),
+        stream_budget_(
+            std::make_shared<ByteBudget>(options.max_stream_sample_bytes)) {
     StartRead(&request_bytes_);
   }
 
@@ -271,12 +308,9 @@ class SampleReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    grpc::Status parsed =
-        grpc::SerializationTraits<v1::SampleRequest>::Deserialize(
-            &request_bytes_, &request_);
-    if (!parsed.ok()) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "malformed SampleRequest"));
+    if (absl::Status parsed = ParseRequest(&request_bytes_, &request_);
+        !parsed.ok()) {
+      Finish(ToGrpcStatus(parsed));
       return;
     }
     Start();
@@ -287,15 +321,18 @@ class SampleReactor final
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
-    WriteNext();
+    if (remaining_ > 0) {
+      NextResponse();
+    } else {
+      StartRead(&request_bytes_);
+    }
   }
 
   void OnCancel() override { cancelled_ = true; }
   void OnDone() override { delete this; }
 
  private:
-  // Checks the request and samples what the rate limiter allows without
-  // waiting, on the callback thread; the rest (which waits) on the pool.
+  // Checks the request and starts its first response.
   void Start() {
     table_ = server_->FindTable(request_.table());
     if (table_ == nullptr) {
@@ -320,115 +357,179 @@ class SampleReactor final
                        request_.max_response_bytes()))));
       return;
     }
-    deadline_ =
-        request_.timeout_ms() > 0
-            ? std::min(stream_deadline_,
-                       absl::Now() + absl::Milliseconds(request_.timeout_ms()))
-            : stream_deadline_;
-    samples_ = std::make_unique<EncodedSamples>();
-    // A deadline in the past: takes what the limiter allows now, no wait.
-    (void)table_->SampleEncoded(n, absl::InfinitePast(), samples_.get());
-    if (samples_->size() == n) {
-      Respond();
-      return;
+    started_ = absl::Now();
+    deadline_ = request_.timeout_ms() > 0
+                    ? std::min(stream_deadline_,
+                               started_ + absl::Milliseconds(std::min<int64_t>(
+                                              request_.timeout_ms(),
+                                              int64_t{1} << 40)))
+                    : stream_deadline_;
+    remaining_ = n;
+    sent_ = 0;
+    head_ = SampleEncoder::ResponseHead(request_.request_id());
+    const int64_t framing = static_cast<int64_t>(
+        head_.size() + SampleEncoder::ResponseTail(true).size());
+    response_cap_ = std::min(request_.max_response_bytes() > 0
+                                 ? request_.max_response_bytes()
+                                 : options_.max_response_bytes,
+                             options_.max_stream_sample_bytes);
+    items_cap_ = std::max<int64_t>(1, response_cap_ - framing);
+    NextResponse();
+  }
+
+  // Takes response_cap_ bytes from the stream's budget, then the shard's,
+  // waiting until `deadline`; false (nothing taken) if they do not fit.
+  bool Reserve(absl::Time deadline) {
+    if (!stream_budget_->Acquire(response_cap_, deadline)) return false;
+    if (shard_budget_->Acquire(response_cap_, deadline)) return true;
+    stream_budget_->Release(response_cap_);
+    return false;
+  }
+
+  // Samples the next response on the callback thread when it can be had
+  // small and without waiting; hands it to the pool otherwise.
+  void NextResponse() {
+    chunk_ = std::make_unique<ResponseChunk>();
+    chunk_->stream_budget = stream_budget_;
+    chunk_->shard_budget = shard_budget_;
+    reserved_ = Reserve(absl::InfinitePast());
+    if (reserved_) {
+      const int64_t inline_cap = std::min(items_cap_, kMaxInlineSampleBytes);
+      bool full = false;
+      (void)table_->SampleEncoded(remaining_, absl::InfinitePast(),
+                                  &chunk_->samples, inline_cap, &full);
+      if (chunk_->samples.size() == remaining_ ||
+          (full && inline_cap == items_cap_)) {
+        Respond(/*last=*/chunk_->samples.size() == remaining_);
+        return;
+      }
     }
     pool_->Schedule([this] { Process(); });
   }
 
-  // On the pool: waits for the rest of the request in slices, so a
-  // cancelled stream is noticed, then responds.
+  // On the pool: waits in slices (so a cancelled stream is noticed) for
+  // room in the budgets, then for the rate limiter, until the response is
+  // full, the request complete or the deadline passed; then responds.
   void Process() {
-    const int n = request_.num_samples();
     absl::Status status;
-    while (samples_->size() < n && !cancelled_) {
+    while (!reserved_ && !cancelled_) {
+      const absl::Time slice = std::min(deadline_, absl::Now() + kWaitSlice);
+      reserved_ = Reserve(slice);
+      if (!reserved_ && absl::Now() >= deadline_) {
+        status = absl::DeadlineExceededError(absl::StrCat(
+            "sampled items waiting for this stream's reader (",
+            stream_budget_->held(), " bytes, at most ",
+            stream_budget_->limit(), ") or all readers (",
+            shard_budget_->held(), " bytes, at most ", shard_budget_->limit(),
+            ") left no room until the deadline"));
+        break;
+      }
+    }
+    bool full = false;
+    while (reserved_ && !full && chunk_->samples.size() < remaining_ &&
+           !cancelled_) {
       const absl::Time slice = std::min(deadline_, absl::Now() + kWaitSlice);
       status =
-          table_->SampleEncoded(n - samples_->size(), slice, samples_.get());
+          table_->SampleEncoded(remaining_ - chunk_->samples.size(), slice,
+                                &chunk_->samples, items_cap_, &full);
       if (absl::IsDeadlineExceeded(status) && slice < deadline_) continue;
       if (!status.ok() || absl::Now() >= deadline_) break;
     }
-    if (samples_->size() == 0) {
-      if (status.ok()) status = absl::CancelledError("stream cancelled");
-      if (absl::IsCancelled(status) && !cancelled_) {
-        status = absl::UnavailableError("replay shard is shutting down");
-      }
-      if (absl::IsDeadlineExceeded(status)) {
-        status = absl::DeadlineExceededError(
-            absl::StrCat("sample of ", n, " from table ", table_->name(),
-                         " blocked until the deadline: ", status.message()));
-      }
-      Finish(ToGrpcStatus(status));
+    const bool complete = chunk_->samples.size() == remaining_;
+    if (complete || full) {
+      Respond(/*last=*/complete);
       return;
     }
-    Respond();
-  }
-
-  void Respond() {
-    if (metrics_) metrics_->sampled().Increment(samples_->size());
-    Split(std::move(samples_));
-    WriteNext();
-  }
-
-  // Queues the responses carrying `samples`, each at most
-  // max_response_bytes (a single larger item goes alone). The responses
-  // share the encoded bytes (slices of one buffer), copying none.
-  void Split(std::unique_ptr<EncodedSamples> samples) {
-    const int64_t cap = request_.max_response_bytes() > 0
-                            ? request_.max_response_bytes()
-                            : options_.max_response_bytes;
-    const std::string head = SampleEncoder::ResponseHead(request_.request_id());
-    const std::string tail = SampleEncoder::ResponseTail(true);
-    const int64_t framing = static_cast<int64_t>(head.size() + tail.size());
-    pending_.clear();
-    const size_t total = samples->bytes.size();
-    EncodedSamples* owned = samples.release();
-    grpc::Slice all(owned->bytes.data(), total, &DeleteEncodedSamples, owned);
-    size_t start = 0;
-    size_t item = 0;
-    const size_t items = owned->ends.size();
-    while (item < items) {
-      // Take items while the response stays within the cap (at least one).
-      size_t stop = item + 1;
-      while (stop < items &&
-             static_cast<int64_t>(owned->ends[stop] - start) + framing <= cap) {
-        ++stop;
-      }
-      const size_t finish = owned->ends[stop - 1];
-      const bool last = stop == items;
-      std::vector<grpc::Slice> slices;
-      if (!head.empty()) slices.emplace_back(head);
-      slices.push_back(all.sub(start, finish));
-      if (last) slices.emplace_back(tail);
-      pending_.emplace_back(slices.data(), slices.size());
-      start = finish;
-      item = stop;
-    }
-  }
-
-  void WriteNext() {
-    if (!pending_.empty()) {
-      writing_ = std::move(pending_.front());
-      pending_.pop_front();
-      StartWrite(&writing_);
+    // Cut short: the request ends with what it has, or with an error when
+    // it has sent nothing.
+    if (sent_ > 0 || chunk_->samples.size() > 0) {
+      Respond(/*last=*/true);
       return;
     }
-    StartRead(&request_bytes_);
+    if (status.ok()) status = absl::CancelledError("stream cancelled");
+    if (absl::IsCancelled(status) && !cancelled_) {
+      status = absl::UnavailableError("replay shard is shutting down");
+    }
+    if (absl::IsDeadlineExceeded(status)) {
+      status = absl::DeadlineExceededError(absl::StrCat(
+          "sample of ", request_.num_samples(), " from table ",
+          table_->name(), " blocked for ",
+          absl::FormatDuration(
+              absl::Trunc(absl::Now() - started_, absl::Milliseconds(1))),
+          " until the deadline: ", BlockedReason(status.message())));
+    }
+    ReleaseReservation();
+    Finish(ToGrpcStatus(status));
+  }
+
+  void ReleaseReservation() {
+    if (!reserved_) return;
+    stream_budget_->Release(response_cap_);
+    shard_budget_->Release(response_cap_);
+    reserved_ = false;
+  }
+
+  // Writes chunk_ as one response; `last` ends the request.
+  void Respond(bool last) {
+    const int taken = chunk_->samples.size();
+    if (metrics_) metrics_->sampled().Increment(taken);
+    sent_ += taken;
+    remaining_ = last ? 0 : remaining_ - taken;
+    const std::string tail = SampleEncoder::ResponseTail(last);
+    std::vector<grpc::Slice> slices;
+    if (!head_.empty()) slices.emplace_back(head_);
+    if (taken == 0) {
+      ReleaseReservation();
+      chunk_.reset();
+    } else {
+      // Settle the reservation to what the response holds.
+      const auto bytes = static_cast<int64_t>(chunk_->samples.bytes.size());
+      if (!reserved_) {
+        stream_budget_->Take(bytes);
+        shard_budget_->Take(bytes);
+      } else if (bytes > response_cap_) {
+        stream_budget_->Take(bytes - response_cap_);
+        shard_budget_->Take(bytes - response_cap_);
+      } else {
+        stream_budget_->Release(response_cap_ - bytes);
+        shard_budget_->Release(response_cap_ - bytes);
+      }
+      reserved_ = false;
+      chunk_->held = bytes;
+      ResponseChunk* owned = chunk_.release();
+      slices.emplace_back(owned->samples.bytes.data(),
+                          owned->samples.bytes.size(), &DeleteResponseChunk,
+                          owned);
+    }
+    if (!tail.empty()) slices.emplace_back(tail);
+    writing_ = grpc::ByteBuffer(slices.data(), slices.size());
+    StartWrite(&writing_);
   }
 
   ReplayServer* const server_;
   ThreadPool* const pool_;
   const ReplayServiceOptions& options_;
+  ByteBudget* const shard_budget_;
   ReplayMetrics* const metrics_;
   const absl::Time stream_deadline_;
+  // Shared with the responses in flight, which may outlive the reactor.
+  const std::shared_ptr<ByteBudget> stream_budget_;
   std::atomic<bool> cancelled_{false};
   grpc::ByteBuffer request_bytes_;
   v1::SampleRequest request_;
-  // The request being served: its table, deadline and items so far.
+  // The request being served (one reaction or pool task at a time): its
+  // table, times, items still to send and sent, and response sizes.
   Table* table_ = nullptr;
+  absl::Time started_;
   absl::Time deadline_;
-  std::unique_ptr<EncodedSamples> samples_;
-  // Responses still to write, and the one being written.
-  std::deque<grpc::ByteBuffer> pending_;
+  int remaining_ = 0;
+  int sent_ = 0;
+  std::string head_;
+  int64_t response_cap_ = 0;
+  int64_t items_cap_ = 0;
+  // The response being filled, and whether response_cap_ is reserved for it.
+  std::unique_ptr<ResponseChunk> chunk_;
+  bool reserved_ = false;
   grpc::ByteBuffer writing_;
 };
 
@@ -440,6 +541,7 @@ ReplayServiceImpl::ReplayServiceImpl(ReplayServer* server,
     : server_(server),
       options_(options),
       metrics_(metrics),
+      shard_sample_bytes_(options.max_shard_sample_bytes),
       // Each stream has at most one task queued, so the queues stay short.
       insert_pool_(std::make_unique<ThreadPool>("replay-insert",
                                                 options.insert_threads, 4096)),
@@ -457,64 +559,69 @@ ReplayServiceImpl::InsertStream(grpc::CallbackServerContext* /*context*/) {
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 ReplayServiceImpl::SampleStream(grpc::CallbackServerContext* context) {
   return new SampleReactor(context, server_, sample_pool_.get(), options_,
-                           metrics_);
+                           &shard_sample_bytes_, metrics_);
 }
 
 grpc::ServerUnaryReactor* ReplayServiceImpl::UpdatePriorities(
-    grpc::CallbackServerContext* context,
-    const v1::UpdatePrioritiesRequest* request,
-    v1::UpdatePrioritiesResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Table* table = server_->FindTable(request->table());
-  if (table == nullptr) {
-    reactor->Finish(
-        ToGrpcStatus(UnknownTable(*server_, "table", request->table())));
-    return reactor;
-  }
-  absl::StatusOr<PriorityUpdateResult> result =
-      table->UpdatePriorities(request->keys(), request->priorities());
-  if (!result.ok()) {
-    reactor->Finish(ToGrpcStatus(result.status()));
-    return reactor;
-  }
-  if (metrics_) metrics_->priority_updates().Increment(result->updated);
-  response->set_updated(result->updated);
-  response->mutable_missing_keys()->Add(result->missing_keys.begin(),
-                                        result->missing_keys.end());
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::UpdatePrioritiesRequest,
+                       v1::UpdatePrioritiesResponse>(
+      context, request, response,
+      [this](const v1::UpdatePrioritiesRequest& r,
+             v1::UpdatePrioritiesResponse* out) -> absl::Status {
+        Table* table = server_->FindTable(r.table());
+        if (table == nullptr) return UnknownTable(*server_, "table", r.table());
+        SHOAL_ASSIGN_OR_RETURN(
+            PriorityUpdateResult result,
+            table->UpdatePriorities(r.keys(), r.priorities()));
+        if (metrics_) metrics_->priority_updates().Increment(result.updated);
+        out->set_updated(result.updated);
+        out->mutable_missing_keys()->Add(result.missing_keys.begin(),
+                                         result.missing_keys.end());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ReplayServiceImpl::Info(
-    grpc::CallbackServerContext* context, const v1::InfoRequest* request,
-    v1::InfoResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::InfoResponse> info = server_->Info(request->table());
-  if (info.ok()) *response = std::move(*info);
-  reactor->Finish(ToGrpcStatus(info.status()));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::InfoRequest, v1::InfoResponse>(
+      context, request, response,
+      [this](const v1::InfoRequest& r, v1::InfoResponse* out) -> absl::Status {
+        SHOAL_ASSIGN_OR_RETURN(*out, server_->Info(r.table()));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ReplayServiceImpl::Checkpoint(
-    grpc::CallbackServerContext* context,
-    const v1::CheckpointRequest* /*request*/,
-    v1::CheckpointResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::ByteBuffer bytes = *request;
+  v1::CheckpointRequest parsed;
+  if (absl::Status status = ParseRequest(&bytes, &parsed); !status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
   // Writing takes a while: off the callback thread.
   admin_pool_->Schedule([this, reactor, response] {
     absl::StatusOr<v1::CheckpointResponse> done = server_->Checkpoint();
-    if (done.ok()) *response = std::move(*done);
-    reactor->Finish(ToGrpcStatus(done.status()));
+    absl::Status status = done.status();
+    if (status.ok()) status = SerializeResponse(*done, response);
+    reactor->Finish(ToGrpcStatus(status));
   });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ReplayServiceImpl::Reset(
-    grpc::CallbackServerContext* context, const v1::ResetRequest* request,
-    v1::ResetResponse* /*response*/) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(server_->Reset(request->table())));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ResetRequest, v1::ResetResponse>(
+      context, request, response,
+      [this](const v1::ResetRequest& r, v1::ResetResponse*) {
+        return server_->Reset(r.table());
+      });
 }
 
 }  // namespace shoal

@@ -99,6 +99,10 @@ class SampleEncoder {
   void Append(const SampledItemFields& fields, absl::string_view columns,
               EncodedSamples* out) const;
 
+  // An upper bound on what Append adds for an item whose stored columns
+  // are `columns_bytes` long (ignored in the fixed layout). O(1).
+  size_t MaxAppendedBytes(size_t columns_bytes) const;
+
   // Bytes per item in the fixed layout (0 for the variable one), framing
   // excluded; for reserving output.
   size_t fixed_columns_bytes() const { return fixed_columns_bytes_; }

@@ -1,14 +1,21 @@
 #include "replay/table.h"
 
+#include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
+#include "common/quote.h"
 #include "common/status_macros.h"
 #include "common/tensor_codec.h"
+#include "replay/selectors/prioritized_selector.h"
 
 namespace shoal {
 namespace {
@@ -24,30 +31,81 @@ std::string Prefix(absl::string_view field) {
 }
 
 // Payload bytes of every item, or -1 when the signature admits several.
+// REQUIRES: a signature Table::Create accepted (sizes checked there).
 int64_t FixedItemBytes(const std::vector<v1::TensorSpec>& signature) {
   if (signature.empty()) return -1;
   int64_t total = 0;
   for (const v1::TensorSpec& spec : signature) {
-    int64_t n = DTypeSize(spec.dtype());
     for (int64_t d : spec.shape()) {
       if (d < 0) return -1;
-      n *= d;
     }
-    total += n;
+    total += *NumBytes(spec.dtype(), spec.shape(), "");
   }
   // Zero-byte items take the variable layout, so data is never null.
   return total > 0 ? total : -1;
 }
 
-absl::Status CheckPriority(double priority, absl::string_view field) {
+// Bytes of a length-delimited field of `n` bytes (one-byte tag).
+size_t DelimitedBytes(size_t n) { return 1 + wire::VarintSize(n) + n; }
+
+// Serialised bytes of `tensor`'s dtype, shape and data (what
+// ColumnsOnly keeps), as protobuf writes them. REQUIRES: a valid tensor.
+size_t TensorWireBytes(const v1::Tensor& tensor) {
+  size_t n = 0;
+  if (tensor.dtype() != 0) n += 1 + wire::VarintSize(tensor.dtype());
+  if (tensor.shape_size() > 0) {
+    size_t packed = 0;
+    for (int64_t d : tensor.shape()) packed += wire::VarintSize(d);
+    n += DelimitedBytes(packed);
+  }
+  if (!tensor.data().empty()) n += DelimitedBytes(tensor.data().size());
+  return n;
+}
+
+// An Item holding only the dtype, shape and data of `item`'s columns: what
+// the variable layout stores (never a client's unknown fields).
+v1::Item ColumnsOnly(const v1::Item& item) {
+  v1::Item columns_only;
+  columns_only.mutable_columns()->Reserve(item.columns_size());
+  for (const v1::Tensor& column : item.columns()) {
+    v1::Tensor* copy = columns_only.add_columns();
+    copy->set_dtype(column.dtype());
+    *copy->mutable_shape() = column.shape();
+    copy->set_data(column.data());
+  }
+  return columns_only;
+}
+
+}  // namespace
+
+double Table::MaxPriorityWeight() {
+  // Twice the headroom of the largest table: rounding never reaches Inf.
+  return std::numeric_limits<double>::max() /
+         static_cast<double>(uint64_t{1} << (kSlotBits + 1));
+}
+
+absl::Status Table::CheckPriority(double priority,
+                                  absl::string_view field) const {
   if (!std::isfinite(priority) || priority < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " must be finite and >= 0, got ", priority));
   }
+  for (const auto& [kind, exponent, role] :
+       {std::make_tuple(options_.sampler, options_.sampler_priority_exponent,
+                        "sampler"),
+        std::make_tuple(options_.remover, options_.remover_priority_exponent,
+                        "remover")}) {
+    if (kind != SelectorKind::kPrioritized || priority == 0.0) continue;
+    const double weight = std::pow(priority, exponent);
+    if (!(weight <= MaxPriorityWeight())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " ", priority, " weighs ", weight, " with the ", role,
+          "'s priority_exponent ", exponent, ", over ", MaxPriorityWeight(),
+          " (a table of such items would sum to infinity)"));
+    }
+  }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 TableOptions TableOptionsFromConfig(const TableConfig& config,
                                     int shard_index) {
@@ -78,9 +136,10 @@ absl::StatusOr<std::unique_ptr<Table>> Table::Create(TableOptions options) {
     return absl::InvalidArgumentError("table name must not be empty");
   }
   const std::string where = absl::StrCat("table ", options.name, ": ");
-  if (options.max_size < 1 || options.max_size > int64_t{kSlotMask}) {
+  static_assert(kMaxTableSize == int64_t{kSlotMask}, "a slot per key");
+  if (options.max_size < 1 || options.max_size > kMaxTableSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, "max_size must be in [1, ", kSlotMask, "], got ",
+        absl::StrCat(where, "max_size must be in [1, ", kMaxTableSize, "], got ",
                      options.max_size));
   }
   if (options.max_bytes < 0) {
@@ -96,18 +155,34 @@ absl::StatusOr<std::unique_ptr<Table>> Table::Create(TableOptions options) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, "shard_index must be in [0, 65535], got ", options.shard_index));
   }
+  int64_t fixed_bytes = 0;
   for (int i = 0; i < static_cast<int>(options.signature.size()); ++i) {
     const v1::TensorSpec& spec = options.signature[i];
     if (DTypeSize(spec.dtype()) == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, "signature[", i, "] (", spec.name(), ") has no dtype"));
     }
+    bool wildcard = false;
     for (int64_t d : spec.shape()) {
       if (d < -1) {
         return absl::InvalidArgumentError(
             absl::StrCat(where, "signature[", i, "] (", spec.name(),
                          ") has extent ", d, " (must be >= 0 or -1)"));
       }
+      wildcard |= d == -1;
+    }
+    absl::StatusOr<int64_t> bytes = NumBytes(
+        spec.dtype(), spec.shape(), absl::StrCat("signature[", i, "]"));
+    if (!wildcard && (!bytes.ok() || *bytes > kMaxItemBytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "signature[", i, "] (", spec.name(), ") is over ",
+          kMaxItemBytes, " bytes"));
+    }
+    fixed_bytes += wildcard ? 0 : *bytes;
+    if (fixed_bytes > kMaxItemBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "the signature's columns are over ", kMaxItemBytes,
+          " bytes together"));
     }
   }
   absl::Status limiter_ok = RateLimiter::Validate(options.rate_limiter);
@@ -155,10 +230,13 @@ Table::~Table() {
   }
 }
 
-int64_t Table::ItemBytes(const v1::Item& item) const {
-  int64_t total = 0;
-  for (const v1::Tensor& column : item.columns()) total += column.data().size();
-  return total;
+int64_t Table::StoredBytes(const v1::Item& item) const {
+  if (fixed_item_bytes_ > 0) return fixed_item_bytes_;
+  size_t total = sizeof(VariableHeader);
+  for (const v1::Tensor& column : item.columns()) {
+    total += DelimitedBytes(TensorWireBytes(column));
+  }
+  return static_cast<int64_t>(total);
 }
 
 absl::Status Table::Validate(const v1::Item& item,
@@ -175,7 +253,7 @@ absl::Status Table::ValidateItem(const v1::Item& item, absl::string_view field,
   const std::string pre = named ? Prefix(field) : std::string();
   if (item.table() != options_.name) {
     return absl::InvalidArgumentError(absl::StrCat(
-        pre, "table '", item.table(), "' is not '", options_.name, "'"));
+        pre, "table ", Quote(item.table()), " is not '", options_.name, "'"));
   }
   SHOAL_RETURN_IF_ERROR(
       CheckPriority(item.priority(),
@@ -212,7 +290,11 @@ absl::Status Table::ValidateItem(const v1::Item& item, absl::string_view field,
       SHOAL_RETURN_IF_ERROR(ValidateTensor(item.columns(i), column_field));
     }
   }
-  const int64_t bytes = ItemBytes(item);
+  const int64_t bytes = StoredBytes(item);
+  if (bytes > kMaxItemBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        pre, "item of ", bytes, " bytes is over the limit of ", kMaxItemBytes));
+  }
   if (options_.max_bytes > 0 && bytes > options_.max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(pre, "item of ", bytes, " bytes exceeds max_bytes ",
@@ -232,11 +314,15 @@ char* Table::StorePayload(const v1::Item& item) {
     return block;
   }
   // Variable layout: a VariableHeader, then the serialised columns.
-  v1::Item columns_only;
-  *columns_only.mutable_columns() = item.columns();
+  const v1::Item columns_only = ColumnsOnly(item);
   VariableHeader header;
   header.serialized_bytes = static_cast<uint32_t>(columns_only.ByteSizeLong());
-  header.payload_bytes = static_cast<uint32_t>(ItemBytes(item));
+  header.payload_bytes = 0;
+  for (const v1::Tensor& column : item.columns()) {
+    header.payload_bytes += static_cast<uint32_t>(column.data().size());
+  }
+  assert(sizeof(header) + header.serialized_bytes ==
+         static_cast<size_t>(StoredBytes(item)));
   char* block = static_cast<char*>(
       std::malloc(sizeof(VariableHeader) + header.serialized_bytes));
   std::memcpy(block, &header, sizeof(header));
@@ -276,7 +362,8 @@ void Table::LoadPayload(const Slot& slot, v1::Item* item) const {
 
 int64_t Table::PayloadBytes(const Slot& slot) const {
   if (fixed_item_bytes_ > 0) return fixed_item_bytes_;
-  return VariableHeaderOf(slot).payload_bytes;
+  return static_cast<int64_t>(sizeof(VariableHeader)) +
+         VariableHeaderOf(slot).serialized_bytes;
 }
 
 Table::VariableHeader Table::VariableHeaderOf(const Slot& slot) {
@@ -317,16 +404,53 @@ void Table::EvictOne() {
 
 absl::StatusOr<bool> Table::Insert(const v1::Item& item, uint64_t writer_id,
                                    uint64_t sequence, absl::Time deadline) {
-  const int64_t bytes = ItemBytes(item);
+  const v1::Item* items[] = {&item};
+  InsertBatchResult result;
+  SHOAL_RETURN_IF_ERROR(
+      InsertBatch(items, writer_id, sequence, deadline, &result));
+  return result.stored == 1;
+}
+
+absl::Status Table::CheckSequences(uint64_t writer_id, uint64_t first_sequence,
+                                   int64_t count) const {
   absl::MutexLock lock(&mu_);
-  while (true) {
-    auto last = last_sequence_.find(writer_id);
-    if (last != last_sequence_.end() && sequence <= last->second) return false;
-    if (rate_limiter_->CanInsert(&mu_)) break;
-    SHOAL_RETURN_IF_ERROR(rate_limiter_->AwaitCanInsert(&mu_, deadline));
+  auto it = writers_.find(writer_id);
+  if (it == writers_.end() || count <= 0) return absl::OkStatus();
+  const WriterRun& run = it->second;
+  if (first_sequence < run.first && first_sequence <= run.last) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "first_sequence: ", first_sequence, " goes back below ", run.first,
+        ", where the run of numbers this shard stored for writer ", writer_id,
+        " in table ", options_.name, " starts (it ends at ", run.last,
+        "): numbers there were never stored here or were in an earlier run, "
+        "and the shard cannot tell which (a writer numbers its items upwards "
+        "and resends only from its oldest unacknowledged one)"));
   }
-  InsertLocked(item, bytes, writer_id, sequence);
-  return true;
+  return absl::OkStatus();
+}
+
+void Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
+  WriterRun& run = writers_[writer_id];
+  if (run.last == 0 || sequence > run.last + 1) {
+    run.first = sequence;  // a new writer, or numbers skipped: a new run
+    run.last = sequence;
+  } else if (sequence == run.last + 1) {
+    run.last = sequence;
+  }  // else below the run (a second stream racing): stored, run unchanged
+  run.last_insert = insert_counter_;
+  if (static_cast<int64_t>(writers_.size()) <= kMaxWriters) return;
+  // Forget the idler half: amortised O(1) per insert.
+  std::vector<uint64_t> last_inserts;
+  last_inserts.reserve(writers_.size());
+  for (const auto& [id, w] : writers_) last_inserts.push_back(w.last_insert);
+  auto middle = last_inserts.begin() + last_inserts.size() / 2;
+  std::nth_element(last_inserts.begin(), middle, last_inserts.end());
+  const uint64_t cut = *middle;
+  const size_t before = writers_.size();
+  absl::erase_if(writers_, [cut](const auto& entry) {
+    return entry.second.last_insert < cut;
+  });
+  forgotten_writers_ += static_cast<int64_t>(before - writers_.size());
 }
 
 absl::Status Table::InsertBatch(absl::Span<const v1::Item* const> items,
@@ -335,28 +459,31 @@ absl::Status Table::InsertBatch(absl::Span<const v1::Item* const> items,
                                 InsertBatchResult* result) {
   *result = InsertBatchResult();
   absl::MutexLock lock(&mu_);
-  // The writer's last stored sequence; found again after each wait, when
-  // another insert may have moved it (or rehashed the map).
-  uint64_t last = 0;
-  bool found = false;
-  auto find_last = [&] {
+  // The writer's stored run; looked up again after each wait, when another
+  // insert may have moved it (or rehashed the map).
+  WriterRun run;
+  auto find_run = [&] {
     mu_.AssertHeld();
-    auto it = last_sequence_.find(writer_id);
-    found = it != last_sequence_.end();
-    last = found ? it->second : 0;
+    auto it = writers_.find(writer_id);
+    run = it != writers_.end() ? it->second : WriterRun();
   };
-  find_last();
+  find_run();
   for (const v1::Item* item : items) {
     const uint64_t sequence = first_sequence + result->processed;
-    while (!(found && sequence <= last) && !rate_limiter_->CanInsert(&mu_)) {
+    auto is_replay = [&] {
+      return run.last != 0 && sequence >= run.first && sequence <= run.last;
+    };
+    while (!is_replay() && !rate_limiter_->CanInsert(&mu_)) {
       SHOAL_RETURN_IF_ERROR(rate_limiter_->AwaitCanInsert(&mu_, deadline));
-      find_last();
+      find_run();
     }
     ++result->processed;
-    if (found && sequence <= last) continue;  // a replay
-    InsertLocked(*item, ItemBytes(*item), writer_id, sequence);
-    found = true;
-    last = sequence;
+    if (is_replay()) {
+      ++dropped_replays_;
+      continue;
+    }
+    InsertLocked(*item, StoredBytes(*item), writer_id, sequence);
+    find_run();
     ++result->stored;
   }
   return absl::OkStatus();
@@ -388,10 +515,10 @@ void Table::InsertLocked(const v1::Item& item, int64_t bytes,
   sampler_->Insert(index, slot.priority);
   remover_->Insert(index, slot.priority);
   rate_limiter_->Insert(&mu_);
-  last_sequence_[writer_id] = sequence;
   bytes_ += bytes;
   ++size_;
   ++inserts_;
+  RecordSequence(writer_id, sequence);
 }
 
 void Table::BuildSampledItem(const Selection& chosen, v1::SampledItem* out) {
@@ -453,7 +580,8 @@ absl::Status Table::Sample(
 }
 
 absl::Status Table::SampleEncoded(int n, absl::Time deadline,
-                                  EncodedSamples* out) {
+                                  EncodedSamples* out, int64_t max_bytes,
+                                  bool* full) {
   if (n > 0) {
     out->ends.reserve(out->ends.size() + n);
     // Framing is ~30 bytes plus the table name for a one-column item.
@@ -462,7 +590,29 @@ absl::Status Table::SampleEncoded(int n, absl::Time deadline,
   }
   SampleSink sink;
   sink.encoded = out;
+  sink.max_bytes = max_bytes;
+  sink.full = full;
+  if (full != nullptr) *full = false;
   return SampleInto(n, deadline, sink);
+}
+
+int Table::RoomFor(int want, const SampleSink& sink) const {
+  if (sink.max_bytes <= 0) return want;
+  const int64_t used = static_cast<int64_t>(sink.encoded->bytes.size());
+  const auto per_item =
+      static_cast<int64_t>(encoder_.MaxAppendedBytes(/*columns_bytes=*/0));
+  const int64_t room = std::max<int64_t>(0, sink.max_bytes - used) / per_item;
+  if (room == 0 && used == 0) return std::min(want, 1);
+  return static_cast<int>(std::min<int64_t>(want, room));
+}
+
+bool Table::Fits(uint32_t slot, const SampleSink& sink) const {
+  if (sink.max_bytes <= 0 || sink.encoded->bytes.empty()) return true;
+  const size_t columns =
+      fixed_item_bytes_ > 0 ? 0 : VariableHeaderOf(slots_[slot]).serialized_bytes;
+  return static_cast<int64_t>(sink.encoded->bytes.size() +
+                              encoder_.MaxAppendedBytes(columns)) <=
+         sink.max_bytes;
 }
 
 absl::Status Table::SampleInto(int n, absl::Time deadline,
@@ -482,16 +632,23 @@ absl::Status Table::SampleInto(int n, absl::Time deadline,
       }
       continue;
     }
-    if (options_.max_times_sampled > 0) {
-      // One at a time: an item may have to leave before the next pick.
+    if (options_.max_times_sampled > 0 ||
+        (sink.max_bytes > 0 && fixed_item_bytes_ <= 0)) {
+      // One at a time: an item may have to leave before the next pick, or
+      // its size decides whether it fits.
       const Selection chosen = sampler_->Select(rng_);
+      if (!Fits(chosen.slot, sink)) {  // not taken: nothing counted
+        if (sink.full != nullptr) *sink.full = true;
+        break;
+      }
       Slot& slot = slots_[chosen.slot];
       ++slot.times_sampled;
       Emit(chosen, sink);
       rate_limiter_->Sample(&mu_);
       ++samples_;
       ++taken;
-      if (slot.times_sampled >= options_.max_times_sampled) {
+      if (options_.max_times_sampled > 0 &&
+          slot.times_sampled >= options_.max_times_sampled) {
         DeleteSlot(chosen.slot);
         ++evictions_;
       }
@@ -501,15 +658,20 @@ absl::Status Table::SampleInto(int n, absl::Time deadline,
     // then their payloads, then build: the random reads of a large table
     // overlap instead of waiting on each other.
     picks_.clear();
-    if (rate_limiter_->CanSample(&mu_, n - taken)) {
-      // The limiter allows the rest at once: pick them as one batch.
-      picks_.resize(n - taken);
+    const int batch = RoomFor(n - taken, sink);
+    if (batch == 0) {  // the byte bound is reached
+      if (sink.full != nullptr) *sink.full = true;
+      break;
+    }
+    if (rate_limiter_->CanSample(&mu_, batch)) {
+      // The limiter allows the batch at once: pick them together.
+      picks_.resize(batch);
       sampler_->SelectBatch(rng_, absl::MakeSpan(picks_));
-      rate_limiter_->Sample(&mu_, n - taken);
-      samples_ += n - taken;
-      taken = n;
+      rate_limiter_->Sample(&mu_, batch);
+      samples_ += batch;
+      taken += batch;
     } else {
-      while (taken < n && rate_limiter_->CanSample(&mu_)) {
+      for (int i = 0; i < batch && rate_limiter_->CanSample(&mu_); ++i) {
         picks_.push_back(sampler_->Select(rng_));
         rate_limiter_->Sample(&mu_);
         ++samples_;
@@ -588,6 +750,9 @@ v1::TableInfo Table::Info() const {
   info.set_inserts(inserts_);
   info.set_samples(samples_);
   info.set_evictions(evictions_);
+  info.set_dropped_replays(dropped_replays_);
+  info.set_writers(static_cast<int64_t>(writers_.size()));
+  info.set_forgotten_writers(forgotten_writers_);
   info.set_total_priority(sampler_->TotalPriority());
   rate_limiter_->FillInfo(&mu_, info.mutable_rate_limiter());
   return info;

@@ -3,9 +3,17 @@
 // bounded by max_size items and max_bytes payload bytes (Reverb's Table).
 //
 // Exactly-once inserts: each writer numbers its items; the table remembers
-// the last sequence number it stored per writer and drops replays, so a
-// writer that resends after a reconnect never duplicates an item. That map
-// is part of the table's checkpoint.
+// per writer the unbroken run of numbers it stored last, [first, last], and
+// drops a number inside it as a resend, so a writer that resends after a
+// reconnect never duplicates an item. A number below the run's first that
+// is not above its last may or may not have been stored: CheckSequences
+// refuses it, and acknowledged means stored. The map is part of the
+// checkpoint and holds at most kMaxWriters writers (the idlest are forgotten:
+// a forgotten writer's resend is stored again, never lost).
+//
+// Memory: `max_bytes` bounds what items hold whatever clients send: only
+// columns' dtype, shape and data are kept (unknown fields are dropped), and
+// for tables whose items vary in shape every stored byte counts.
 //
 // Keys: [16 bits shard][20 bits generation][28 bits slot]. The shard lets a
 // sharded client route priority updates; the generation (low bits of the
@@ -36,6 +44,7 @@
 #include "shoal/v1/replay_checkpoint.pb.h"
 
 #include "common/config.h"
+#include "common/config_limits.h"
 #include "replay/block_pool.h"
 #include "replay/rate_limiter.h"
 #include "replay/record_file.h"
@@ -43,6 +52,13 @@
 #include "replay/selectors/item_selector.h"
 
 namespace shoal {
+
+// Writers whose sequence runs a table remembers at most.
+inline constexpr int64_t kMaxWriters = int64_t{1} << 16;
+// Bytes one stored item may take (its block's sizes are 32-bit); gRPC's
+// message cap keeps real items far below it. The config decoder checks
+// signatures against the same bound.
+inline constexpr int64_t kMaxItemBytes = kMaxSignatureBytes;
 
 struct TableOptions {
   // Table name, as items address it.
@@ -99,10 +115,21 @@ class Table {
   // with `field`, e.g. "items[3].columns[0] (observation): ...".
   absl::Status Validate(const v1::Item& item, absl::string_view field) const;
 
+  // INVALID_ARGUMENT when `count` items of `writer_id` numbered from
+  // `first_sequence` reach back below the writer's stored run while not
+  // above its end: numbers this table cannot tell stored from never sent
+  // (see the class comment). O(1).
+  absl::Status CheckSequences(uint64_t writer_id, uint64_t first_sequence,
+                              int64_t count) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The largest weight (priority^exponent) a prioritized selector admits:
+  // the sum of max_size such weights stays finite.
+  static double MaxPriorityWeight();
+
   // Stores `item` (REQUIRES: Validate(item).ok()) written by `writer_id` as
   // its `sequence`-th item, evicting by the remover to stay within max_size
-  // and max_bytes. Returns false when the sequence number was already
-  // stored (a replay: nothing changes). Waits while the rate limiter blocks
+  // and max_bytes. Returns false when the sequence number is in the writer's
+  // stored run (a replay: nothing changes). Waits while the rate limiter blocks
   // inserts: DEADLINE_EXCEEDED at `deadline`, CANCELLED after Cancel().
   absl::StatusOr<bool> Insert(const v1::Item& item, uint64_t writer_id,
                               uint64_t sequence, absl::Time deadline)
@@ -129,13 +156,20 @@ class Table {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sample, but appends the items as SampleResponse wire bytes (see
-  // SampleEncoder) instead of messages: no per-item allocation.
-  absl::Status SampleEncoded(int n, absl::Time deadline, EncodedSamples* out)
+  // SampleEncoder) instead of messages: no per-item allocation. With
+  // `max_bytes` > 0 it also stops before an item would take `out->bytes`
+  // past `max_bytes` (an item goes into an empty `out` whatever its size),
+  // returning OK with what it took, possibly none when `out` was not empty,
+  // and setting `*full` (when given): a sampler encodes a large request in
+  // bounded chunks.
+  absl::Status SampleEncoded(int n, absl::Time deadline, EncodedSamples* out,
+                             int64_t max_bytes = 0, bool* full = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Sets priorities by key; keys of items no longer here are reported, not
   // an error. INVALID_ARGUMENT (nothing changed) when the sizes differ, a
-  // priority is negative or not finite, or a key belongs to another shard.
+  // priority is negative, not finite or weighs over MaxPriorityWeight(), or
+  // a key belongs to another shard.
   absl::StatusOr<PriorityUpdateResult> UpdatePriorities(
       absl::Span<const uint64_t> keys, absl::Span<const double> priorities)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -194,6 +228,8 @@ class Table {
   struct SampleSink {
     google::protobuf::RepeatedPtrField<v1::SampledItem>* messages = nullptr;
     EncodedSamples* encoded = nullptr;
+    int64_t max_bytes = 0;  // encoded only; 0 = no bound
+    bool* full = nullptr;   // set when max_bytes stopped the sample
   };
 
   explicit Table(TableOptions options, int64_t fixed_item_bytes,
@@ -201,9 +237,28 @@ class Table {
                  std::unique_ptr<ItemSelector> remover,
                  std::unique_ptr<RateLimiter> rate_limiter);
 
+  // The numbers [first, last] of one writer stored here in an unbroken run,
+  // and the insert counter at its last store (to forget the idlest).
+  struct WriterRun {
+    uint64_t first = 0;
+    uint64_t last = 0;
+    uint64_t last_insert = 0;
+  };
+
   uint64_t KeyOf(uint32_t slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Payload bytes of the item in `slot`.
+  // Bytes the item in `slot` counts against max_bytes (see StoredBytes).
   int64_t PayloadBytes(const Slot& slot) const;
+  // Bytes `item` will hold once stored: its columns' data in the fixed
+  // layout; the whole block (header, dtypes, shapes, data) in the variable
+  // one. REQUIRES: the item's tensors are valid (ValidateTensor).
+  int64_t StoredBytes(const v1::Item& item) const;
+  // Records `sequence` of `writer_id` as stored, forgetting the idlest
+  // writers when there are over kMaxWriters.
+  void RecordSequence(uint64_t writer_id, uint64_t sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finite, >= 0 and within MaxPriorityWeight() for the prioritized
+  // selectors; names `field` when not.
+  absl::Status CheckPriority(double priority, absl::string_view field) const;
   // Copies the item's columns into one block.
   char* StorePayload(const v1::Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreePayload(char* data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -219,6 +274,12 @@ class Table {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SampleInto(int n, absl::Time deadline, const SampleSink& sink)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // How many of `want` more items fit in `sink`'s byte bound (`want` when
+  // it has none); REQUIRES: the fixed layout or no bound. O(1).
+  int RoomFor(int want, const SampleSink& sink) const;
+  // Whether the item in `slot` fits in `sink`'s byte bound. O(1).
+  bool Fits(uint32_t slot, const SampleSink& sink) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `item` in a free slot as `sequence` of `writer_id`, evicting to
   // make room. REQUIRES: the rate limiter allows one insert.
   void InsertLocked(const v1::Item& item, int64_t bytes, uint64_t writer_id,
@@ -228,7 +289,6 @@ class Table {
   absl::Status ValidateItem(const v1::Item& item, absl::string_view field,
                             bool named) const;
   void DeleteSlot(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int64_t ItemBytes(const v1::Item& item) const;
 
   // Constant after construction.
   const TableOptions options_;
@@ -247,7 +307,7 @@ class Table {
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);  // reserved to max_size
   std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
   std::vector<Selection> picks_ ABSL_GUARDED_BY(mu_);  // Sample's scratch
-  absl::flat_hash_map<uint64_t, uint64_t> last_sequence_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, WriterRun> writers_ ABSL_GUARDED_BY(mu_);
   absl::BitGen rng_ ABSL_GUARDED_BY(mu_);
   int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -255,6 +315,8 @@ class Table {
   int64_t inserts_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t samples_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t dropped_replays_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t forgotten_writers_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t last_insert_slot_ ABSL_GUARDED_BY(mu_) = 0;
   // Serialises WriteCheckpoint and RestoreCheckpoint; taken before mu_.
   absl::Mutex checkpoint_mu_ ABSL_ACQUIRED_BEFORE(mu_);

@@ -66,10 +66,11 @@ absl::StatusOr<int64_t> Table::WriteCheckpoint(RecordWriter* writer) {
     header.set_limiter_inserts(cursor.inserts);
     header.set_limiter_samples(cursor.samples);
     header.set_limiter_deletes(cursor.deletes);
-    for (const auto& [writer_id, last] : last_sequence_) {
+    for (const auto& [writer_id, run] : writers_) {
       v1::WriterSequence* w = header.add_writers();
       w->set_writer_id(writer_id);
-      w->set_last_sequence(last);
+      w->set_last_sequence(run.last);
+      w->set_run_first(run.first);
     }
     const uint32_t end = static_cast<uint32_t>(slots_.size());
     walk_ = CheckpointWalk{};
@@ -178,6 +179,17 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
         absl::StrCat(where, ": holds ", header.num_items(),
                      " items but max_size is ", options_.max_size));
   }
+  if (header.writers_size() > kMaxWriters) {
+    return absl::DataLossError(absl::StrCat(
+        where, ": ", header.writers_size(), " writers, at most ", kMaxWriters));
+  }
+  for (const v1::WriterSequence& w : header.writers()) {
+    if (w.last_sequence() == 0 || w.run_first() > w.last_sequence()) {
+      return absl::DataLossError(absl::StrCat(
+          where, ": writer ", w.writer_id(), " has the run [", w.run_first(),
+          ", ", w.last_sequence(), "]"));
+    }
+  }
   const RateLimiter::Cursor cursor = {header.limiter_inserts(),
                                       header.limiter_samples(),
                                       header.limiter_deletes()};
@@ -249,13 +261,18 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
         restored.mutable_columns()->Swap(parsed.mutable_columns());
         v1::Item columns_only;
         *columns_only.mutable_columns() = restored.columns();
+        int64_t data_bytes = 0;
+        for (const v1::Tensor& column : restored.columns()) {
+          data_bytes += static_cast<int64_t>(column.data().size());
+        }
         if (columns_only.SerializeAsString() != columns ||
-            int64_t{stored.payload_bytes} != ItemBytes(restored)) {
+            int64_t{stored.payload_bytes} != data_bytes) {
           valid = absl::InvalidArgumentError("payload is not columns only");
         }
       }
     }
     if (valid.ok()) valid = CheckRestoredItem(restored, options_.signature);
+    if (valid.ok()) valid = CheckPriority(item.priority(), "priority");
     if (!valid.ok()) {
       return absl::DataLossError(
           absl::StrCat(where, ": item in slot ", item.slot(),
@@ -303,9 +320,10 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
   samples_ = header.samples();
   evictions_ = header.evictions();
   SHOAL_RETURN_IF_ERROR(rate_limiter_->set_cursor(&mu_, cursor));
-  last_sequence_.clear();
+  writers_.clear();
   for (const v1::WriterSequence& w : header.writers()) {
-    last_sequence_[w.writer_id()] = w.last_sequence();
+    writers_[w.writer_id()] = {w.run_first(), w.last_sequence(),
+                               insert_counter_};
   }
   return absl::OkStatus();
 }

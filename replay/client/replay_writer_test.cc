@@ -110,8 +110,9 @@ TEST(ReplayWriterTest, ItemsFromManyThreadsArriveExactlyOnce) {
 
 // A writer that replaces another with the same writer_id (an actor
 // restarted with its index) numbers its items above the old one's, so the
-// shard stores them instead of dropping them as replays; an explicit
-// first_sequence at or below what the shard stored shows the drop.
+// shard stores them instead of dropping them as replays. An explicit
+// first_sequence below what the shard stored is refused, never
+// acknowledged as stored: the shard cannot tell those numbers from resends.
 TEST(ReplayWriterTest, ReplacementWriterWithTheSameIdIsNotDroppedAsReplays) {
   auto shard = StartLocalShard(MakeFifoIdTable(/*shard_index=*/0));
   for (int incarnation = 0; incarnation < 2; ++incarnation) {
@@ -130,7 +131,10 @@ TEST(ReplayWriterTest, ReplacementWriterWithTheSameIdIsNotDroppedAsReplays) {
   ASSERT_TRUE(reused.ok()) << reused.status();
   ASSERT_TRUE(AppendIds(reused->get(), 200, 210).ok());
   ASSERT_TRUE((*reused)->Close(In(absl::Seconds(10))).ok());
-  EXPECT_EQ((*reused)->stats().items_acked, 10);  // acked, but dropped
+  EXPECT_EQ((*reused)->stats().items_acked, 0);
+  EXPECT_EQ((*reused)->stats().items_rejected, 10);
+  EXPECT_THAT((*reused)->stats().last_rejection,
+              HasSubstr("first_sequence: 1 goes back below"));
   EXPECT_EQ(DrainIds(shard->address(), "ids", In(absl::Seconds(10))).value(),
             Range(0, 200));
 }

@@ -10,6 +10,11 @@
 namespace shoal {
 namespace {
 
+// A total the descent can use: positive and finite. Table refuses the
+// weights that could make it Inf (MaxPriorityWeight), but a selector never
+// trusts that: an Inf total would make every descent go right.
+bool UsableTotal(double total) { return total > 0.0 && std::isfinite(total); }
+
 // calloc, so that the zeroed tree costs no page until it is written; aborts
 // on exhaustion like operator new does without exceptions.
 double* AllocateZeroedTree(uint32_t capacity) {
@@ -31,6 +36,14 @@ double PrioritizedSelector::Weight(double priority) const {
   if (priority == 0.0) return 0.0;
   if (exponent_ == 1.0) return priority;
   return std::pow(priority, exponent_);
+}
+
+uint32_t PrioritizedSelector::PresentPosition(size_t leaf) const {
+  const size_t position = leaf - capacity_;
+  assert(position < size_);
+  // Unreachable with a usable total (see Select); never read past the
+  // present slots if it were not.
+  return position < size_ ? static_cast<uint32_t>(position) : size_ - 1;
 }
 
 void PrioritizedSelector::SetLeaf(uint32_t position, double weight) {
@@ -81,7 +94,7 @@ Selection PrioritizedSelector::Select(absl::BitGenRef rng) {
   assert(size_ > 0);
   const double* tree = tree_.get();
   const double total = tree[1];
-  if (!(total > 0.0)) {
+  if (!UsableTotal(total)) {
     const uint32_t position = absl::Uniform<uint32_t>(rng, 0, size_);
     return Selection{slots_[position], 1.0 / size_};
   }
@@ -101,9 +114,8 @@ Selection PrioritizedSelector::Select(absl::BitGenRef rng) {
       target = std::min(target - left, std::nextafter(tree[node], 0.0));
     }
   }
-  const uint32_t position = static_cast<uint32_t>(node - capacity_);
-  assert(position < size_);
-  return Selection{slots_[position], tree[node] / total};
+  const uint32_t position = PresentPosition(node);
+  return Selection{slots_[position], tree[capacity_ + position] / total};
 }
 
 void PrioritizedSelector::SelectBatch(absl::BitGenRef rng,
@@ -111,7 +123,7 @@ void PrioritizedSelector::SelectBatch(absl::BitGenRef rng,
   assert(size_ > 0);
   const double* tree = tree_.get();
   const double total = tree[1];
-  if (!(total > 0.0)) {
+  if (!UsableTotal(total)) {
     ItemSelector::SelectBatch(rng, out);
     return;
   }
@@ -148,9 +160,9 @@ void PrioritizedSelector::SelectBatch(absl::BitGenRef rng,
       }
     }
     for (size_t i = 0; i < n; ++i) {
-      const uint32_t position = static_cast<uint32_t>(nodes[i] - capacity_);
-      assert(position < size_);
-      out[begin + i] = Selection{slots_[position], tree[nodes[i]] / total};
+      const uint32_t position = PresentPosition(nodes[i]);
+      out[begin + i] =
+          Selection{slots_[position], tree[capacity_ + position] / total};
     }
   }
 }

@@ -3,8 +3,9 @@
 // w = 0 for a priority of 0 (even with exponent 0).
 //
 // Zero priorities: a slot with w = 0 is never picked while the total is > 0.
-// When every present slot has w = 0 the pick is uniform among them and the
-// reported probability is 1/size.
+// When every present slot has w = 0 (or the total is not finite, which
+// Table prevents by refusing weights over Table::MaxPriorityWeight()) the
+// pick is uniform among them and the reported probability is 1/size.
 //
 // Layout: the present slots are kept dense (positions 0..size-1; Delete moves
 // the last one into the hole) and a sum tree sits over the positions. The
@@ -68,6 +69,10 @@ class PrioritizedSelector final : public ItemSelector {
   struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
   };
+
+  // The dense position of a leaf a descent reached, clamped to a present
+  // one. O(1).
+  uint32_t PresentPosition(size_t leaf) const;
 
   // Sets the leaf of dense `position` to `weight` and recomputes its
   // ancestors from their children. O(log capacity).

@@ -14,6 +14,8 @@
 #   replay_checkpoint_fuzz  replay checkpoint file: load, use, round trip
 #   parameter_chunks_fuzz   ParametersChunk streams into the actor's
 #                           ParameterWatcher, over gRPC
+#   prioritized_selector_fuzz  extreme priorities and exponents against the
+#                           sum tree, directly and through a Table
 if(SHOAL_FUZZ)
   # shoal_fuzzer(NAME SRCS extra.cc DEPS x): NAME from tests/fuzz/NAME.cc.
   function(shoal_fuzzer name)
@@ -28,10 +30,12 @@ if(SHOAL_FUZZ)
   shoal_fuzzer(config_fuzz DEPS shoal_common)
   shoal_fuzzer(replay_insert_fuzz DEPS shoal_replay)
   shoal_fuzzer(replay_checkpoint_fuzz DEPS shoal_replay)
+  shoal_fuzzer(prioritized_selector_fuzz DEPS shoal_replay)
   # The actor's reassembly without the rest of shoal_actor (LibTorch).
   shoal_fuzzer(parameter_chunks_fuzz
                SRCS ${PROJECT_SOURCE_DIR}/actor/parameter_watcher.cc
                DEPS shoal_common)
   add_custom_target(shoal_fuzzers DEPENDS tensor_codec_fuzz config_fuzz
-    replay_insert_fuzz replay_checkpoint_fuzz parameter_chunks_fuzz)
+    replay_insert_fuzz replay_checkpoint_fuzz parameter_chunks_fuzz
+    prioritized_selector_fuzz)
 endif()

@@ -6,13 +6,18 @@
 // gets a fresh shard (replay_fuzz_tables.h), so runs are reproducible.
 //
 // Beyond "no crash", it checks what a shard promises:
-// - exactly once: the same batch sent again stores nothing;
-// - bounds: no table holds more than max_size items or max_bytes bytes;
+// - exactly once: the same batch sent again stores nothing (it is dropped
+//   as resends, or refused whole when it reaches back below a run);
+// - bounds: no table holds more than max_size items or max_bytes bytes,
+//   whatever unknown fields or shapes the items carry;
 // - storage: every item sampled back (Table::Sample, and the wire bytes of
 //   Table::SampleEncoded parsed as a SampleResponse) carries the columns of
-//   an item that was inserted into that table, and a key of this shard.
+//   an item that was inserted into that table, no unknown fields, and a key
+//   of this shard; the table's priority total stays finite.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,7 +78,23 @@ absl::Status ValidateBatch(const ReplayServer& server,
     }
     tables->push_back(table);
   }
+  for (int i = 0, end; i < request.items_size(); i = end) {
+    end = i + 1;
+    while (end < request.items_size() && (*tables)[end] == (*tables)[i]) ++end;
+    absl::Status sequences = (*tables)[i]->CheckSequences(
+        request.writer_id(), request.first_sequence() + i, end - i);
+    if (!sequences.ok()) return sequences;
+  }
   return absl::OkStatus();
+}
+
+// No unknown fields on `item` or its columns.
+bool Clean(const v1::Item& item) {
+  if (!item.GetReflection()->GetUnknownFields(item).empty()) return false;
+  for (const v1::Tensor& column : item.columns()) {
+    if (!column.GetReflection()->GetUnknownFields(column).empty()) return false;
+  }
+  return true;
 }
 
 // InsertReactor::InsertFrom on the callback thread: each run of one table's
@@ -104,12 +125,14 @@ void SampleBack(Table* table,
   const v1::TableInfo info = table->Info();
   Check(info.size() <= info.max_size());
   Check(info.max_bytes() == 0 || info.bytes() <= info.max_bytes());
+  Check(std::isfinite(info.total_priority()));
   if (info.size() == 0) return;
   const int n = static_cast<int>(2 * info.size());
   auto check_item = [&](const v1::SampledItem& sampled) {
     Check(sampled.item().table() == table->name());
     Check(static_cast<int>(sampled.key() >> 48) == kShard);
     Check(inserted.contains(ColumnsKey(sampled.item())));
+    Check(Clean(sampled.item()));
   };
   google::protobuf::RepeatedPtrField<v1::SampledItem> messages;
   if (table->Sample(n, absl::InfinitePast(), &messages).ok()) {
@@ -160,6 +183,30 @@ Seeds MakeSeeds() {
   v1::InsertRequest bad = fixed;  // one bad item rejects the batch
   bad.mutable_items(2)->mutable_columns(0)->set_data("short");
   seeds.emplace_back("bad_item", bad.SerializeAsString());
+
+  v1::InsertRequest unknown = mixed;  // stored without their unknown fields
+  for (v1::Item& item : *unknown.mutable_items()) {
+    item.GetReflection()->MutableUnknownFields(&item)->AddLengthDelimited(
+        99, std::string(300, 'u'));
+    v1::Tensor* column = item.mutable_columns(0);
+    column->GetReflection()->MutableUnknownFields(column)->AddVarint(98, 7);
+  }
+  seeds.emplace_back("unknown_fields", unknown.SerializeAsString());
+
+  v1::InsertRequest overflowing = variable;  // 2^62 elements in 0 bytes
+  v1::Item* huge = overflowing.add_items();
+  *huge = MakeAnyItem(1);
+  huge->mutable_columns(0)->clear_data();
+  huge->mutable_columns(0)->clear_shape();
+  huge->mutable_columns(0)->add_shape(int64_t{1} << 31);
+  huge->mutable_columns(0)->add_shape(int64_t{1} << 31);
+  seeds.emplace_back("overflowing_shape", overflowing.SerializeAsString());
+
+  v1::InsertRequest heavy = variable;  // weights past a finite total
+  for (v1::Item& item : *heavy.mutable_items()) {
+    item.set_priority(std::numeric_limits<double>::max());
+  }
+  seeds.emplace_back("dbl_max_priorities", heavy.SerializeAsString());
   return seeds;
 }
 
@@ -185,7 +232,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Table*> tables;
   if (!ValidateBatch(**server, request, &tables).ok()) return 0;
   InsertAll(request, tables);
-  Check(InsertAll(request, tables) == 0);  // a resent batch is a replay
+  // A resent batch is dropped as resends, or refused whole.
+  std::vector<Table*> again;
+  if (ValidateBatch(**server, request, &again).ok()) {
+    Check(InsertAll(request, again) == 0);
+  }
 
   for (const auto& table : (*server)->tables()) {
     absl::flat_hash_set<std::string> inserted;

@@ -41,6 +41,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spec.add_shape(-1);
   spec.add_shape(4);
   (void)shoal::CheckTensorMatchesSpec(tensor, spec, "fuzz");
+  // A valid tensor's data is exactly what its shape says: no size wraps.
+  if (shoal::ValidateTensor(tensor, "fuzz").ok()) {
+    const absl::StatusOr<int64_t> bytes =
+        shoal::NumBytes(tensor.dtype(), tensor.shape(), "fuzz");
+    if (!bytes.ok() ||
+        *bytes != static_cast<int64_t>(tensor.data().size())) {
+      __builtin_trap();
+    }
+  }
   if (shoal::ValidateTensor(tensor, "fuzz").ok() &&
       tensor.dtype() == shoal::v1::DTYPE_FLOAT64) {
     (void)shoal::DecodeTensor<double>(tensor, "fuzz");

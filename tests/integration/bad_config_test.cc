@@ -35,19 +35,28 @@ RunResult RunCommand(const std::string& command, const std::string& dir) {
   return result;
 }
 
-std::vector<std::string> Binaries() {
+// A binary that loads an experiment config: how to run it on a file, and
+// the program name that starts its error line.
+struct Binary {
+  std::string program;  // "shoal-replay", "shoalctl run"
+  std::string command;  // the command line, less the config file
+};
+
+// Every binary that takes an experiment config: the servers, shoal-sync and
+// `shoalctl run`.
+std::vector<Binary> Binaries() {
   const char* dir = std::getenv("SHOAL_BINARY_DIR");
-  std::string root = dir == nullptr ? "." : dir;
-  std::vector<std::string> binaries = {root + "/replay/shoal-replay"};
+  const std::string root = dir == nullptr ? "." : dir;
+  std::vector<Binary> binaries = {
+      {"shoal-replay", root + "/replay/shoal-replay --config"},
+      {"shoalctl run", root + "/tools/shoalctl run"}};
 #ifdef SHOAL_HAVE_TORCH_BINARIES
-  binaries.push_back(root + "/learner/shoal-learner");
-  binaries.push_back(root + "/actor/shoal-actor");
+  binaries.push_back(
+      {"shoal-learner", root + "/learner/shoal-learner --config"});
+  binaries.push_back({"shoal-actor", root + "/actor/shoal-actor --config"});
+  binaries.push_back({"shoal-sync", root + "/sync/shoal-sync --config"});
 #endif
   return binaries;
-}
-
-std::string Basename(const std::string& path) {
-  return path.substr(path.rfind('/') + 1);
 }
 
 class BadConfigTest : public ::testing::Test {
@@ -63,14 +72,13 @@ class BadConfigTest : public ::testing::Test {
     return path;
   }
   void ExpectOneLine(const std::string& config, const std::string& message) {
-    for (const std::string& binary : Binaries()) {
-      RunResult r =
-          RunCommand(absl::StrCat(binary, " --config ", config), dir_);
-      EXPECT_EQ(r.exit_code, 2) << binary;
-      ASSERT_EQ(r.stderr_lines.size(), 1u) << binary;
+    for (const Binary& binary : Binaries()) {
+      RunResult r = RunCommand(absl::StrCat(binary.command, " ", config), dir_);
+      EXPECT_EQ(r.exit_code, 2) << binary.program;
+      ASSERT_EQ(r.stderr_lines.size(), 1u) << binary.program;
       EXPECT_EQ(r.stderr_lines[0],
-                absl::StrCat(Basename(binary), ": ", config, message))
-          << binary;
+                absl::StrCat(binary.program, ": ", config, message))
+          << binary.program;
     }
   }
   std::string dir_;
@@ -104,11 +112,11 @@ TEST_F(BadConfigTest, OutOfRangeValueNamesFileLineAndKey) {
                                  "stop: {wall_time_s: 10}\n"
                                  "algorithm:\n"
                                  "  discount: 1.5\n");
-  for (const std::string& binary : Binaries()) {
-    RunResult r = RunCommand(absl::StrCat(binary, " --config ", path), dir_);
+  for (const Binary& binary : Binaries()) {
+    RunResult r = RunCommand(absl::StrCat(binary.command, " ", path), dir_);
     EXPECT_EQ(r.exit_code, 2);
     ASSERT_EQ(r.stderr_lines.size(), 1u);
-    EXPECT_EQ(r.stderr_lines[0].rfind(absl::StrCat(Basename(binary), ": ", path,
+    EXPECT_EQ(r.stderr_lines[0].rfind(absl::StrCat(binary.program, ": ", path,
                                                    ":4: algorithm.discount: "),
                                       0),
               0u)
@@ -119,11 +127,11 @@ TEST_F(BadConfigTest, OutOfRangeValueNamesFileLineAndKey) {
 TEST_F(BadConfigTest, YamlSyntaxErrorsAndMissingFilesAreOneLineToo) {
   const std::string broken = Write("broken.yaml", "experiment: [demo\n");
   const std::string missing = absl::StrCat(dir_, "/missing.yaml");
-  for (const std::string& binary : Binaries()) {
+  for (const Binary& binary : Binaries()) {
     for (const std::string& path : {broken, missing}) {
-      RunResult r = RunCommand(absl::StrCat(binary, " --config ", path), dir_);
-      EXPECT_EQ(r.exit_code, 2) << binary << " " << path;
-      ASSERT_EQ(r.stderr_lines.size(), 1u) << binary << " " << path;
+      RunResult r = RunCommand(absl::StrCat(binary.command, " ", path), dir_);
+      EXPECT_EQ(r.exit_code, 2) << binary.program << " " << path;
+      ASSERT_EQ(r.stderr_lines.size(), 1u) << binary.program << " " << path;
       EXPECT_NE(r.stderr_lines[0].find(path), std::string::npos)
           << r.stderr_lines[0];
     }
@@ -134,17 +142,42 @@ TEST_F(BadConfigTest, BadOverridesNameTheOverride) {
   const std::string path = Write("ok.yaml",
                                  "experiment: demo\n"
                                  "stop: {wall_time_s: 10}\n");
-  for (const std::string& binary : Binaries()) {
+  for (const Binary& binary : Binaries()) {
     RunResult r = RunCommand(
-        absl::StrCat(binary, " --config ", path, " --set 'actor.num_envs=abc'"),
+        absl::StrCat(binary.command, " ", path, " --set 'actor.num_envs=abc'"),
         dir_);
     EXPECT_EQ(r.exit_code, 2);
     ASSERT_EQ(r.stderr_lines.size(), 1u);
     EXPECT_EQ(r.stderr_lines[0],
-              absl::StrCat(Basename(binary),
+              absl::StrCat(binary.program,
                            ": --set actor.num_envs=abc: expected an integer, "
                            "got 'abc'"));
   }
+}
+
+// Values past a limit that one component enforces at start (a table's
+// size, a sample request's size, the uint16 env ids the replay stores, an
+// item's bytes) are refused by every binary, with the same line.
+TEST_F(BadConfigTest, ValuesPastAComponentLimitAreRefusedByEveryBinary) {
+  const std::string header = "experiment: demo\nstop: {wall_time_s: 10}\n";
+  ExpectOneLine(Write("max_size.yaml", header + "tables:\n"
+                                                "  - name: transitions\n"
+                                                "    max_size: 1e18\n"),
+                ":5: tables[0].max_size: must be <= 268435455, got 1e18");
+  ExpectOneLine(Write("batch_size.yaml", header + "algorithm:\n"
+                                                  "  batch_size: 100000\n"),
+                ":4: algorithm.batch_size: must be <= 65536, got 100000");
+  ExpectOneLine(Write("num_envs.yaml", header + "actor:\n"
+                                                "  num_envs: 70000\n"),
+                ":4: actor.num_envs: must be <= 65536, got 70000");
+  ExpectOneLine(
+      Write("signature.yaml",
+            header + "tables:\n"
+                     "  - name: transitions\n"
+                     "    signature:\n"
+                     "      - {name: frames, shape: [65536, 65536]}\n"),
+      ":6: tables[0].signature[0].shape: a float32 column of "
+      "[65536, 65536] is over 2147483647 bytes");
 }
 
 }  // namespace

@@ -10,10 +10,11 @@
 // code, message and sequence range; everything else checks the call's
 // status. A few rows are refused by gRPC itself before any service code
 // runs, so their message is gRPC's and names no field: a message over the
-// cap (RESOURCE_EXHAUSTED), and a unary or server-streaming request that
-// does not parse (gRPC 1.51's callback handlers answer UNIMPLEMENTED with
-// no message). The replay shard's two bidi streams parse their requests
-// themselves and answer INVALID_ARGUMENT.
+// cap (RESOURCE_EXHAUSTED), and a learner or env request that does not
+// parse (gRPC 1.51's callback handlers answer UNIMPLEMENTED with no
+// message). The replay shard takes every request as bytes and parses it
+// itself (common/raw_request.h), so it answers INVALID_ARGUMENT naming the
+// field, e.g. a table name that is not UTF-8.
 //
 // Design of the concurrency check: a well-behaved writer opens its insert
 // stream before the catalogue and keeps inserting small batches on its own
@@ -131,6 +132,28 @@ TableOptions FramesTable() {
   return options;
 }
 
+// "anything": an empty signature (any columns of any shape), for rows whose
+// shapes the other tables' signatures would refuse first.
+TableOptions AnythingTable() {
+  TableOptions options = TransitionsTable();
+  options.name = "anything";
+  options.signature.clear();
+  options.sampler = SelectorKind::kUniform;
+  options.max_bytes = 1 << 20;
+  return options;
+}
+
+// One item of "anything" with one column of `dtype` and `shape`, no data.
+v1::Item Shaped(v1::DType dtype, std::vector<int64_t> shape) {
+  v1::Item item;
+  item.set_table("anything");
+  item.set_priority(kPriority);
+  v1::Tensor* column = item.add_columns();
+  column->set_dtype(dtype);
+  column->mutable_shape()->Assign(shape.begin(), shape.end());
+  return item;
+}
+
 constexpr int64_t kTransitionBytes = 4 * 4 + 8 + 4 + 1;
 
 v1::Item Transition(float value) {
@@ -237,7 +260,8 @@ class Servers {
 
     ReplayServerOptions replay_options;
     replay_options.shard_index = 2;
-    replay_options.tables = {TransitionsTable(), FramesTable()};
+    replay_options.tables = {TransitionsTable(), FramesTable(),
+                             AnythingTable()};
     absl::StatusOr<std::unique_ptr<ReplayServer>> replay =
         ReplayServer::Create(replay_options);
     if (!replay.ok()) return Fail(replay.status());
@@ -877,7 +901,8 @@ std::vector<Row> ReplayRows() {
          *batch.add_items() = Frames(2000);
          return SendBatch(s, batch);
        },
-       StatusCode::INVALID_ARGUMENT, "items[0]: item of 6000 bytes"},
+       StatusCode::INVALID_ARGUMENT,
+       "items[0]: item of 6021 bytes exceeds max_bytes 4096"},  // data, shape, framing
       {"insert/empty batch",
        [](Servers& s) { return SendBatch(s, v1::InsertRequest()); },
        StatusCode::INVALID_ARGUMENT, "items: the batch is empty"},
@@ -1047,7 +1072,7 @@ std::vector<Row> ReplayRows() {
              s.replay_channel(), "/shoal.v1.ReplayService/UpdatePriorities",
              Truncated(Priorities("transitions", {s.sampled_key}, {3})));
        },
-       StatusCode::UNIMPLEMENTED, ""},
+       StatusCode::INVALID_ARGUMENT, "malformed UpdatePrioritiesRequest"},
       {"priorities/message over the server's max size",
        [](Servers& s) {
          const int n = kMaxMessageBytes / 16 + 10000;
@@ -1074,7 +1099,7 @@ std::vector<Row> ReplayRows() {
          return RawUnary(s.replay_channel(), "/shoal.v1.ReplayService/Info",
                          Truncated(request));
        },
-       StatusCode::UNIMPLEMENTED, ""},
+       StatusCode::INVALID_ARGUMENT, "malformed InfoRequest"},
       {"reset/unknown table",
        [](Servers& s) {
          grpc::ClientContext context;
@@ -1327,8 +1352,201 @@ std::vector<Row> LearnerRows() {
 }
 #endif
 
+// `outcome`, or Broken when its message echoes more than a short line:
+// every echo of client input is cut (common/quote.h).
+Outcome Short(Outcome outcome) {
+  if (outcome.message.size() > 512) {
+    return Broken(absl::StrCat("a message of ", outcome.message.size(),
+                               " bytes: ", outcome.message.substr(0, 80)));
+  }
+  return outcome;
+}
+
+// A length-delimited field 1 holding `value`: a valid InfoRequest,
+// ResetRequest, SampleRequest or UpdatePrioritiesRequest naming table
+// `value`, whatever its bytes (the C++ setters would refuse non-UTF-8).
+std::string TableField(const std::string& value) {
+  std::string bytes = "\x0a";
+  for (uint64_t n = value.size(); ; n >>= 7) {
+    bytes.push_back(static_cast<char>(n < 0x80 ? n : (n & 0x7f) | 0x80));
+    if (n < 0x80) break;
+  }
+  return bytes + value;
+}
+
+// Rows for the classes of the hostile-client catalogue (issue 14): sizes
+// that overflow, echoes that balloon, strings that are not UTF-8,
+// priorities whose weight is infinite, unknown dtypes. (Resends below a
+// writer's run, unknown fields and stalled readers store or hold something,
+// so they run against a real shard in hostile_replay_test.)
+std::vector<Row> HostileRows() {
+  const int64_t two31 = int64_t{1} << 31;
+  const std::string long_name(kMaxMessageBytes / 2, 'n');
+  const std::string not_utf8 = "tr\xff\xfe";
+  return {
+      // --- Sizes computed from input never wrap.
+      {"hostile/float32 [2^31, 2^31] with no data",
+       [two31](Servers& s) {
+         return SpoiledItem(s, [two31](v1::Item* i) {
+           *i = Shaped(v1::DTYPE_FLOAT32, {two31, two31});
+         });
+       },
+       StatusCode::INVALID_ARGUMENT,
+       "items[0].columns[0]: float32 [2147483648, 2147483648] is more than "
+       "2^62 bytes"},
+      {"hostile/float32 [2^62] with no data",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           *i = Shaped(v1::DTYPE_FLOAT32, {int64_t{1} << 62});
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "is more than 2^62 bytes"},
+      {"hostile/float64 [2^61] with no data",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           *i = Shaped(v1::DTYPE_FLOAT64, {int64_t{1} << 61});
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "is more than 2^62 bytes"},
+      {"hostile/int64 [2^40, 2^40] element count",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           *i = Shaped(v1::DTYPE_INT64, {int64_t{1} << 40, int64_t{1} << 40});
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "has more than 2^62 elements"},
+      {"hostile/uint8 [0, 2^62, 2^62] (no elements, but the product wraps)",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           *i = Shaped(v1::DTYPE_UINT8, {3, int64_t{1} << 62, 4});
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "has more than 2^62 elements"},
+      {"hostile/a shape of 10,000 dimensions",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           *i = Shaped(v1::DTYPE_UINT8, std::vector<int64_t>(10000, 1));
+           i->mutable_columns(0)->set_data("x");
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "shape has 10000 dimensions, at most 64"},
+      {"hostile/a wildcard extent of 2^62 rows",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           *i = Frames(1);
+           i->mutable_columns(0)->set_shape(0, int64_t{1} << 62);
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "more than 2^62"},
+      {"hostile/dtype 999",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           i->mutable_columns(0)->set_dtype(static_cast<v1::DType>(999));
+         });
+       },
+       StatusCode::INVALID_ARGUMENT,
+       "items[0].columns[0] (observation): dtype 999 != signature dtype "
+       "float32"},
+      // --- Echoes of client input are cut.
+      {"hostile/insert into a table named by 512 KiB",
+       [long_name](Servers& s) {
+         return Short(SpoiledItem(
+             s, [&](v1::Item* i) { i->set_table(long_name); }));
+       },
+       StatusCode::INVALID_ARGUMENT, "nnn'... (524288 bytes)"},
+      {"hostile/sample a table named by 512 KiB",
+       [long_name](Servers& s) {
+         return Short(SampleOnce(s, Sample(long_name, 1)));
+       },
+       StatusCode::INVALID_ARGUMENT, "'... (524288 bytes) (tables: "},
+      {"hostile/priorities of a table named by 512 KiB",
+       [long_name](Servers& s) {
+         return Short(
+             UpdatePriorities(s, Priorities(long_name, {s.sampled_key}, {2})));
+       },
+       StatusCode::INVALID_ARGUMENT, "'... (524288 bytes)"},
+      {"hostile/info of a table named by 512 KiB",
+       [long_name](Servers& s) {
+         return Short(RawUnary(s.replay_channel(),
+                               "/shoal.v1.ReplayService/Info",
+                               TableField(long_name)));
+       },
+       StatusCode::NOT_FOUND, "table: no table named 'nnnn"},
+      {"hostile/reset of a table named by 512 KiB",
+       [long_name](Servers& s) {
+         return Short(RawUnary(s.replay_channel(),
+                               "/shoal.v1.ReplayService/Reset",
+                               TableField(long_name)));
+       },
+       StatusCode::NOT_FOUND, "'... (524288 bytes)"},
+      // --- Strings that are not UTF-8: INVALID_ARGUMENT naming the field.
+      {"hostile/info of a table named in bytes that are not UTF-8",
+       [not_utf8](Servers& s) {
+         return RawUnary(s.replay_channel(), "/shoal.v1.ReplayService/Info",
+                         TableField(not_utf8));
+       },
+       StatusCode::INVALID_ARGUMENT,
+       "malformed InfoRequest: table: not valid UTF-8: 'tr\\377\\376'"},
+      {"hostile/reset of a table named in bytes that are not UTF-8",
+       [not_utf8](Servers& s) {
+         return RawUnary(s.replay_channel(), "/shoal.v1.ReplayService/Reset",
+                         TableField(not_utf8));
+       },
+       StatusCode::INVALID_ARGUMENT, "table: not valid UTF-8"},
+      {"hostile/priorities of a table named in bytes that are not UTF-8",
+       [not_utf8](Servers& s) {
+         return RawUnary(s.replay_channel(),
+                         "/shoal.v1.ReplayService/UpdatePriorities",
+                         TableField(not_utf8));
+       },
+       StatusCode::INVALID_ARGUMENT, "table: not valid UTF-8"},
+      {"hostile/sample a table named in bytes that are not UTF-8",
+       [not_utf8](Servers& s) {
+         return RawStream(s.replay_channel(),
+                          "/shoal.v1.ReplayService/SampleStream",
+                          {TableField(not_utf8)});
+       },
+       StatusCode::INVALID_ARGUMENT, "table: not valid UTF-8"},
+      {"hostile/insert an item whose table is not UTF-8",
+       [](Servers& s) {
+         std::string bytes =
+             Batch(kBadWriter, s.TakeSequences(2), 2).SerializeAsString();
+         const size_t at = bytes.rfind("transitions");
+         bytes.replace(at, 11, "transition\xff");
+         return RawStream(s.replay_channel(),
+                          "/shoal.v1.ReplayService/InsertStream", {bytes});
+       },
+       StatusCode::INVALID_ARGUMENT,
+       "malformed InsertRequest: items[1].table: not valid UTF-8: "
+       "'transition\\377'"},
+      {"hostile/checkpoint request that does not parse",
+       [](Servers& s) {
+         return RawUnary(s.replay_channel(),
+                         "/shoal.v1.ReplayService/Checkpoint",
+                         std::string("\x0a\x05", 2) + "ab");
+       },
+       StatusCode::INVALID_ARGUMENT, "malformed CheckpointRequest"},
+      // --- Priorities whose weight would make the sum tree's total Inf.
+      {"hostile/insert with priority DBL_MAX",
+       [](Servers& s) {
+         return SpoiledItem(s, [](v1::Item* i) {
+           i->set_priority(std::numeric_limits<double>::max());
+         });
+       },
+       StatusCode::INVALID_ARGUMENT, "items[0].priority 1.79769e+308 weighs"},
+      {"hostile/priority update to DBL_MAX",
+       [](Servers& s) {
+         return UpdatePriorities(
+             s, Priorities("transitions", {s.sampled_key, s.sampled_key},
+                           {1.0, std::numeric_limits<double>::max()}));
+       },
+       StatusCode::INVALID_ARGUMENT, "priorities[1] 1.79769e+308 weighs"},
+  };
+}
+
 std::vector<Row> Catalogue() {
   std::vector<Row> rows = ReplayRows();
+  for (Row& row : HostileRows()) rows.push_back(std::move(row));
   for (Row& row : EnvRows()) rows.push_back(std::move(row));
 #ifdef SHOAL_BAD_INPUT_WITH_LEARNER
   for (Row& row : LearnerRows()) rows.push_back(std::move(row));
@@ -1558,6 +1776,12 @@ TEST(BadInputTest, EveryMalformedRequestIsRefusedByNameAndNothingChanges) {
   ASSERT_NE(frames_after, nullptr);
   EXPECT_EQ(frames_after->ShortDebugString(),
             frames_before->ShortDebugString());
+  const v1::TableInfo* anything_before = FindTable(before, "anything");
+  const v1::TableInfo* anything_after = FindTable(after, "anything");
+  ASSERT_NE(anything_before, nullptr);
+  ASSERT_NE(anything_after, nullptr);
+  EXPECT_EQ(anything_after->ShortDebugString(),
+            anything_before->ShortDebugString());
 
   // The sessions the rows poked at still step.
   const v1::Tensor discrete = Int64Action(1);

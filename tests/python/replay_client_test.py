@@ -377,7 +377,7 @@ class ReplayServiceTest(unittest.TestCase):
         self.assertIn("3 columns, the signature of 'cli' has 2", err)
         rc, out, err = run("sample", "--table", "nope", "1")
         self.assertEqual(rc, 1)
-        self.assertIn("NOT_FOUND: no table named 'nope'", err)
+        self.assertIn("NOT_FOUND: table: no table named 'nope'", err)
 
 
 def main():
