@@ -83,7 +83,12 @@ absl::StatusOr<v1::DType> DTypeFromName(absl::string_view name) {
 }
 
 std::string ShapeString(absl::Span<const int64_t> shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+  constexpr size_t kMaxShown = 16;  // a shape from outside may be long
+  if (shape.size() <= kMaxShown) {
+    return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+  }
+  return absl::StrCat("[", absl::StrJoin(shape.subspan(0, kMaxShown), ", "),
+                      ", ... (", shape.size(), " extents)]");
 }
 
 absl::StatusOr<int64_t> NumElements(absl::Span<const int64_t> shape,

@@ -93,7 +93,7 @@ absl::Status CheckTensorMatchesSpec(const v1::Tensor& tensor,
                                     const v1::TensorSpec& spec,
                                     absl::string_view field);
 
-// "[2, 3]" for messages.
+// "[2, 3]" for messages; past 16 extents "[1, 1, ..., ... (N extents)]".
 std::string ShapeString(absl::Span<const int64_t> shape);
 
 // Fills `out` with `values` laid out as `shape`. The size of `values` must be

@@ -10,7 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -94,6 +98,21 @@ absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix) {
         absl::StrCat("mkdtemp('", pattern, "'): ", std::strerror(error)));
   }
   return pattern;
+}
+
+int64_t ResidentBytes(pid_t pid) {
+  const std::string status =
+      ReadTestFile(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (!absl::ConsumePrefix(&line, "VmRSS:")) continue;
+    line = absl::StripAsciiWhitespace(line);
+    int64_t kib = 0;
+    if (absl::ConsumeSuffix(&line, " kB") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) {
+      return kib << 10;
+    }
+  }
+  return -1;
 }
 
 absl::Status WriteTestFile(const std::string& path,

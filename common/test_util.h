@@ -5,6 +5,9 @@
 #ifndef SHOAL_COMMON_TEST_UTIL_H_
 #define SHOAL_COMMON_TEST_UTIL_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +25,10 @@ namespace shoal {
 // Creates a fresh directory under $TEST_TMPDIR (else /tmp), named
 // "<prefix>XXXXXX". The caller removes it when it cares to.
 absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix);
+
+// The resident set of process `pid` in bytes (VmRSS of /proc/<pid>/status);
+// -1 when it cannot be read.
+int64_t ResidentBytes(pid_t pid);
 
 // Writes `contents` to `path`, replacing it.
 absl::Status WriteTestFile(const std::string& path, absl::string_view contents);

@@ -18,6 +18,7 @@
 #include "actor/envs/paced_env.h"
 #include "actor/envs/pendulum.h"
 #include "actor/envs/remote_env.h"
+#include "common/quote.h"
 #include "common/status_macros.h"
 
 namespace shoal {
@@ -49,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Env>> MakeUnpacedEnv(const EnvOptions& options) {
     return remote;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown env name \"", name,
-      "\"; known: ", absl::StrJoin(KnownEnvNames(), ", "), ", ", kRemoteName));
+      "unknown env name ", Quote(name), "; known: ",
+      absl::StrJoin(KnownEnvNames(), ", "), ", ", kRemoteName));
 }
 
 }  // namespace

@@ -15,7 +15,9 @@
 #include "shoal/v1/tensor.pb.h"
 
 #include "common/grpc_status.h"
+#include "common/quote.h"
 #include "common/status_macros.h"
+#include "common/tensor_codec.h"
 
 #ifndef ABSL_IS_LITTLE_ENDIAN
 #error \
@@ -76,8 +78,8 @@ absl::Status DecodeAction(const v1::StepRequest& request,
     if (tensor.shape_size() > 1 ||
         (tensor.shape_size() == 1 && tensor.shape(0) != 1)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "StepRequest.action.shape is [", absl::StrJoin(tensor.shape(), ","),
-          "], want [] (an int64 scalar)"));
+          "StepRequest.action.shape is ", ShapeString(tensor.shape()),
+          ", want [] (an int64 scalar)"));
     }
     if (tensor.data().size() != sizeof(int64_t)) {
       return absl::InvalidArgumentError(
@@ -100,8 +102,8 @@ absl::Status DecodeAction(const v1::StepRequest& request,
   }
   if (tensor.shape_size() != 1 || tensor.shape(0) != dim) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "StepRequest.action.shape is [", absl::StrJoin(tensor.shape(), ","),
-        "], want [", dim, "]"));
+        "StepRequest.action.shape is ", ShapeString(tensor.shape()),
+        ", want [", dim, "]"));
   }
   if (tensor.data().size() != sizeof(float) * dim) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -270,13 +272,13 @@ absl::StatusOr<v1::OpenResponse> EnvServiceImpl::OpenSession(
   absl::StatusOr<std::unique_ptr<Env>> made = make_env_(env_name);
   if (!made.ok()) {
     return absl::Status(made.status().code(),
-                        absl::StrCat("OpenRequest.env '", env_name,
-                                     "': ", made.status().message()));
+                        absl::StrCat("OpenRequest.env ", Quote(env_name),
+                                     ": ", made.status().message()));
   }
   std::unique_ptr<Env> env = *std::move(made);
   if (env == nullptr) {
     return absl::InternalError(
-        absl::StrCat("the env factory returned null for '", env_name, "'"));
+        absl::StrCat("the env factory returned null for ", Quote(env_name)));
   }
   v1::OpenResponse response;
   SpecToProto(env->spec(), response.mutable_spec());

@@ -22,6 +22,7 @@
 
 #include "common/grpc_channel.h"
 #include "common/status_macros.h"
+#include "common/tensor_codec.h"
 
 #ifndef ABSL_IS_LITTLE_ENDIAN
 #error \
@@ -32,6 +33,8 @@ namespace shoal {
 namespace {
 
 constexpr int kMaxReceiveBytes = 64 << 20;
+// An observation larger than a response may be could never arrive.
+constexpr int64_t kMaxRemoteObservationBytes = kMaxReceiveBytes;
 // Close on destruction waits at most this long (or the call timeout if it
 // is shorter).
 constexpr int64_t kCloseTimeoutMs = 500;
@@ -102,6 +105,21 @@ absl::StatusOr<EnvSpec> SpecFromProto(const v1::OpenResponse& response,
           "; a remote env needs a fixed observation shape"));
     }
     spec.observation_shape.push_back(extent);
+  }
+  // The actor allocates observation buffers from this shape: it must not
+  // wrap, and a server may not make an actor allocate without bound.
+  const absl::StatusOr<int64_t> observation_bytes =
+      NumBytes(v1::DTYPE_FLOAT32, spec.observation_shape,
+               "OpenResponse.spec.observation");
+  if (!observation_bytes.ok()) {
+    return absl::InternalError(observation_bytes.status().message());
+  }
+  if (*observation_bytes > kMaxRemoteObservationBytes) {
+    return absl::InternalError(absl::StrCat(
+        "OpenResponse.spec.observation: shape [",
+        absl::StrJoin(spec.observation_shape, ","), "] is ",
+        *observation_bytes, " bytes of float32, over the ",
+        kMaxRemoteObservationBytes, " a remote env may have"));
   }
   switch (proto.action_space_case()) {
     case v1::EnvSpec::kDiscrete:

@@ -123,6 +123,8 @@ enum class Fault {
   kNoSpec,              // Open without a spec
   kNoActionSpace,       // a spec without discrete or box
   kFloat64,             // a float64 spec and replies (valid; converted)
+  kOverflowingShape,    // a spec of [2^31, 2^31, 4]: the size wraps
+  kHugeShape,           // a spec of [2^30]: 4 GiB per observation
 };
 
 // A hand-written EnvService that answers with `fault`. Observations are
@@ -140,7 +142,12 @@ class FaultyEnvService final : public v1::EnvService::CallbackService {
       spec->set_name("faulty");
       spec->mutable_observation()->set_dtype(
           fault_ == Fault::kFloat64 ? v1::DTYPE_FLOAT64 : v1::DTYPE_FLOAT32);
-      spec->mutable_observation()->add_shape(4);
+      if (fault_ == Fault::kOverflowingShape) {
+        spec->mutable_observation()->add_shape(int64_t{1} << 31);
+        spec->mutable_observation()->add_shape(int64_t{1} << 31);
+      }
+      spec->mutable_observation()->add_shape(
+          fault_ == Fault::kHugeShape ? int64_t{1} << 30 : 4);
       if (fault_ != Fault::kNoActionSpace) spec->mutable_discrete()->set_n(2);
     }
     return Finish(context);
@@ -408,6 +415,10 @@ TEST(RemoteEnvTest, MalformedRepliesAreInternalAndNameTheField) {
       {Fault::kWrongDType, false, "EnvResetResponse.observation.dtype"},
       {Fault::kNoSpec, true, "OpenResponse.spec is missing"},
       {Fault::kNoActionSpace, true, "OpenResponse.spec.action_space"},
+      {Fault::kOverflowingShape, true,
+       "OpenResponse.spec.observation: shape [2147483648, 2147483648, 4] "
+       "has more than 2^62 elements"},
+      {Fault::kHugeShape, true, "is 4294967296 bytes of float32, over the"},
   };
   for (const FaultCase& c : cases) {
     FaultyEnvService service(c.fault);

@@ -71,17 +71,6 @@ std::string SelfDir() {
   return self.substr(0, self.rfind('/'));
 }
 
-int64_t ResidentBytes(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atoll(line.c_str() + 6) * 1024;
-    }
-  }
-  return -1;
-}
-
 std::string ConfigYaml(int item_bytes, int64_t max_bytes) {
   return absl::StrCat(R"(experiment: soak
 tables:

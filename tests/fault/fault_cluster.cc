@@ -187,21 +187,6 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration timeout,
   }
 }
 
-int64_t ResidentBytes(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!absl::StartsWith(line, "VmRSS:")) continue;
-    std::vector<std::string> parts =
-        absl::StrSplit(line, ' ', absl::SkipWhitespace());
-    int64_t kib = 0;
-    if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kib)) {
-      return kib * 1024;
-    }
-  }
-  return -1;
-}
-
 std::vector<int64_t> ValuesOnLines(absl::string_view text,
                                    absl::string_view marker,
                                    absl::string_view key) {

@@ -77,9 +77,6 @@ absl::StatusOr<v1::TableInfo> TableInfoAt(const std::string& address,
 bool WaitFor(const std::function<bool()>& done, absl::Duration timeout,
              absl::Duration poll = absl::Milliseconds(100));
 
-// VmRSS of `pid` in bytes, from /proc/<pid>/status; -1 when unreadable.
-int64_t ResidentBytes(pid_t pid);
-
 // The number after `key` on every line of `text` containing `marker`, in
 // order: ValuesOnLines(log, "stopped:", "items_acked=") reads the
 // "stopped: ... items_acked=N" line of each actor incarnation.

@@ -76,7 +76,7 @@ void RunAtMaxBytes(const std::vector<std::string>& replay_args) {
       fault::TableInfoAt(replay->address(), kTable, absl::Seconds(5)).ok());
   int64_t baseline = 0;
   for (int i = 0; i < 3; ++i) {
-    baseline = std::max(baseline, fault::ResidentBytes(pid));
+    baseline = std::max(baseline, ResidentBytes(pid));
     absl::SleepFor(absl::Milliseconds(200));
   }
   ASSERT_GT(baseline, 0);
@@ -104,7 +104,7 @@ void RunAtMaxBytes(const std::vector<std::string>& replay_args) {
     absl::SleepFor(absl::Seconds(1));
     Sample s;
     s.t = absl::ToDoubleSeconds(absl::Now() - start);
-    s.rss = fault::ResidentBytes(pid);
+    s.rss = ResidentBytes(pid);
     absl::StatusOr<v1::TableInfo> info =
         fault::TableInfoAt(replay->address(), kTable, absl::Seconds(5));
     ASSERT_TRUE(info.ok()) << info.status();

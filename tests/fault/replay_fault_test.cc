@@ -27,6 +27,7 @@
 #include "common/test_util.h"
 #include "replay/client/replay_writer.h"
 #include "replay/client/testing.h"
+#include "replay/replay_service.h"
 #include "tests/fault/fault_cluster.h"
 #include "tests/fault/tcp_proxy.h"
 #include <arpa/inet.h>
@@ -134,7 +135,10 @@ TEST(ReplayFaultTest, WriterBehindAFlakyProxyStoresEveryItemExactlyOnce) {
 
 // --- Slow clients -----------------------------------------------------------
 
-// A table of id items that is sampled uniformly and never empties.
+// A table of id items that is sampled uniformly and never empties, and
+// "frames": items of 16 KiB, at most 1 MiB of them.
+constexpr int kFrameBytes = 16 << 10;
+
 std::string SampledIdTableYaml() {
   return R"(experiment: fault-slow-clients
 tables:
@@ -145,6 +149,13 @@ tables:
     rate_limiter: {kind: min_size, min_size_to_sample: 1}
     signature:
       - {name: id, dtype: int64, shape: []}
+  - name: frames
+    sampler: {kind: uniform}
+    max_size: 1000
+    max_bytes: 1048576
+    rate_limiter: {kind: min_size, min_size_to_sample: 1}
+    signature:
+      - {name: frame, dtype: uint8, shape: [16384]}
 replay: {shards: 1}
 actor: {table: ids}
 learner: {table: ids}
@@ -312,7 +323,9 @@ std::string StallMidMessage(int port) {
 // Clients that misbehave on purpose, each on its own connection.
 class BadClients {
  public:
-  BadClients(const std::string& address, int port) {
+  // The sample streams ask `sample_table`.
+  BadClients(const std::string& address, int port,
+             const std::string& sample_table = "ids") {
     // Insert streams that write as fast as the server reads and never read
     // an acknowledgement.
     for (int i = 0; i < kInserters; ++i) {
@@ -339,11 +352,11 @@ class BadClients {
     // several MiB) and never read a response.
     for (int i = 0; i < kSamplers; ++i) {
       sampler_contexts_.push_back(std::make_unique<grpc::ClientContext>());
-      threads_.emplace_back([this, address, i] {
+      threads_.emplace_back([this, address, i, sample_table] {
         auto stub = v1::ReplayService::NewStub(OwnChannel(address, 200 + i));
         auto stream = stub->SampleStream(sampler_contexts_[i].get());
         v1::SampleRequest request;
-        request.set_table("ids");
+        request.set_table(sample_table);
         request.set_num_samples(65536);
         for (int k = 0; k < 4 && !stop_; ++k) {
           request.set_request_id(k);
@@ -434,7 +447,7 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
                     .ok());
   }
   ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
-  const int64_t rss_before = fault::ResidentBytes(replay.process->pid());
+  const int64_t rss_before = ResidentBytes(replay.process->pid());
 
   const Probe baseline =
       RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(3));
@@ -486,7 +499,7 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
   EXPECT_LT(sampled, BadClients::kSamplers * 4 * 65536.0);
   const int raw_open = bad->raw_open();
   EXPECT_EQ(raw_open, BadClients::kMidFrame + BadClients::kMidMessage);
-  const int64_t rss_during = fault::ResidentBytes(replay.process->pid());
+  const int64_t rss_during = ResidentBytes(replay.process->pid());
   std::printf(
       "[ fault    ] slow clients: before  %s\n[ fault    ] bursting %s\n"
       "[ fault    ] hanging %s\n"
@@ -502,6 +515,79 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
   const Probe after =
       RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(1));
   EXPECT_EQ(after.errors, 0) << Describe(after);
+  EXPECT_TRUE(replay.process->running());
+}
+
+// The same bad clients, their samplers asking "frames" for 65,536 items of
+// 16 KiB (1 GiB a request, 4 requests each) from a table of 1 MiB. A
+// shard that encoded each answer up front held ~1 GiB per request and
+// stalled the others while it did; now each stream holds at most its
+// budget (ReplayServiceOptions::max_stream_sample_bytes, 8 MiB) waiting
+// for its reader, and the normal client keeps its latency.
+TEST(ReplayFaultTest, SamplersOfLargeItemsThatNeverReadPinBoundedMemory) {
+  const std::string dir = MakeTempDir("fault-slow-large-").value();
+  ReplayProcess replay = StartShard(dir, SampledIdTableYaml());
+  ASSERT_NE(replay.process, nullptr);
+  auto stub = v1::ReplayService::NewStub(OwnChannel(replay.address(), 1));
+  ReplayWriterOptions options;
+  options.addresses = replay.address();
+  options.writer_id = 1;
+  auto writer = ReplayWriter::Create(options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  int64_t next_id = 0;
+  for (; next_id < 1000; ++next_id) {
+    ASSERT_TRUE((*writer)
+                    ->Append(MakeIdItem("ids", next_id), In(absl::Seconds(10)))
+                    .ok());
+  }
+  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  {
+    grpc::ClientContext context;
+    auto stream = stub->InsertStream(&context);
+    v1::InsertRequest request;
+    request.set_writer_id(2);
+    request.set_first_sequence(1);
+    for (int i = 0; i < 64; ++i) {
+      v1::Item* item = request.add_items();
+      item->set_table("frames");
+      v1::Tensor* column = item->add_columns();
+      column->set_dtype(v1::DTYPE_UINT8);
+      column->add_shape(kFrameBytes);
+      column->set_data(std::string(kFrameBytes, static_cast<char>(i)));
+    }
+    v1::InsertResponse ack;
+    ASSERT_TRUE(stream->Write(request) && stream->Read(&ack));
+    ASSERT_FALSE(ack.has_error()) << ack.error().message();
+    stream->WritesDone();
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  const Probe baseline =
+      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(2));
+  ASSERT_EQ(baseline.errors, 0) << Describe(baseline);
+  const int64_t rss_before = ResidentBytes(replay.process->pid());
+
+  auto bad =
+      std::make_unique<BadClients>(replay.address(), replay.port, "frames");
+  absl::SleepFor(absl::Seconds(3));  // the samplers fill what they may
+  const Probe during =
+      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(3));
+  const int64_t rss_during = ResidentBytes(replay.process->pid());
+  std::printf(
+      "[ fault    ] samplers of 65,536 x 16 KiB never reading: before %s\n"
+      "[ fault    ] during %s\n[ fault    ] shard RSS %.1f -> %.1f MiB\n",
+      Describe(baseline).c_str(), Describe(during).c_str(),
+      rss_before / 1048576.0, rss_during / 1048576.0);
+  EXPECT_EQ(during.errors, 0) << Describe(during);
+  EXPECT_LE(Percentile(during.insert_ms, 0.5),
+            3 * Percentile(baseline.insert_ms, 0.5) + 10)
+      << "before: " << Describe(baseline) << "\nduring: " << Describe(during);
+  EXPECT_LT(Percentile(during.insert_ms, 1.0), 1000) << Describe(during);
+  // Each sampler's stream budget, plus what the bad inserters' unread acks
+  // and gRPC's buffers take.
+  const int64_t per_stream = ReplayServiceOptions().max_stream_sample_bytes;
+  EXPECT_LT(rss_during - rss_before,
+            BadClients::kSamplers * per_stream + (64 << 20));
+  bad.reset();
   EXPECT_TRUE(replay.process->running());
 }
 

@@ -82,22 +82,6 @@ int StartServer(const std::string& dir, const std::string& program,
   return *port;
 }
 
-// The resident set of process `pid` in bytes (VmRSS); -1 if unreadable.
-int64_t ResidentBytes(pid_t pid) {
-  const std::string status =
-      ReadTestFile(absl::StrCat("/proc/", pid, "/status"));
-  for (absl::string_view line : absl::StrSplit(status, '\n')) {
-    if (!absl::ConsumePrefix(&line, "VmRSS:")) continue;
-    line = absl::StripAsciiWhitespace(line);
-    int64_t kib = 0;
-    if (absl::ConsumeSuffix(&line, " kB") &&
-        absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kib)) {
-      return kib << 10;
-    }
-  }
-  return -1;
-}
-
 // Episodes with actor indices first .. first + n - 1, otherwise valid.
 v1::ReportEpisodesRequest MakeRequest(int first, int n) {
   v1::ReportEpisodesRequest request;

@@ -65,7 +65,7 @@ struct Shard {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::ReplayService::Stub> stub;
 
-  int64_t rss() const { return fault::ResidentBytes(replay.process->pid()); }
+  int64_t rss() const { return ResidentBytes(replay.process->pid()); }
 };
 
 std::unique_ptr<Shard> StartShard(const std::string& tag) {
