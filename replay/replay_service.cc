@@ -321,6 +321,9 @@ class SampleReactor final
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
+    // Drop this reactor's reference to the written response, so its bytes
+    // go back to the budgets as soon as gRPC is done with them.
+    writing_.Clear();
     if (remaining_ > 0) {
       NextResponse();
     } else {

@@ -60,14 +60,15 @@ v1::Item MakeItem(float value) {
 class TestShard {
  public:
   explicit TestShard(TableOptions table = MakeTableOptions(),
-                     std::string checkpoint_dir = "") {
+                     std::string checkpoint_dir = "",
+                     ReplayServiceOptions service = ReplayServiceOptions()) {
     ReplayServerOptions options;
     options.shard_index = 1;
     options.tables = {std::move(table)};
     options.checkpoint_dir = std::move(checkpoint_dir);
     server_ = std::move(ReplayServer::Create(std::move(options)).value());
-    service_ = std::make_unique<ReplayServiceImpl>(
-        server_.get(), ReplayServiceOptions(), nullptr);
+    service_ =
+        std::make_unique<ReplayServiceImpl>(server_.get(), service, nullptr);
     ServerOptions grpc_options;
     grpc_options.max_receive_message_bytes = 1 << 20;
     grpc_ =
@@ -282,6 +283,30 @@ TEST(ReplayServiceTest, SamplesComeInSizeCappedResponses) {
   EXPECT_EQ(items, 64);
 }
 
+// A request asking for responses larger than the stream's budget gets them
+// cut to it; the budget is whole again once the responses are read.
+TEST(ReplayServiceTest, ResponsesAreCutToTheStreamBudget) {
+  ReplayServiceOptions options;
+  options.max_stream_sample_bytes = 1000;
+  TestShard shard(MakeTableOptions(), "", options);
+  Fill(shard, 10);
+  v1::SampleRequest request;
+  request.set_table("transitions");
+  request.set_num_samples(64);
+  request.set_max_response_bytes(int64_t{1} << 30);
+  grpc::Status status;
+  std::vector<v1::SampleResponse> responses =
+      SampleOnce(shard, request, &status);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  int items = 0;
+  for (const v1::SampleResponse& response : responses) {
+    EXPECT_LE(response.ByteSizeLong(), 1000u);
+    items += response.items_size();
+  }
+  EXPECT_EQ(items, 64);
+  EXPECT_GT(responses.size(), 3u);
+}
+
 TEST(ReplayServiceTest, BadSampleRequestsAreRefusedByName) {
   TestShard shard;
   Fill(shard, 3);
@@ -315,6 +340,23 @@ TEST(ReplayServiceTest, BlockedSamplesEndWithDeadlineExceeded) {
   EXPECT_THAT(status.error_message(), HasSubstr("sample of 1 from table "
                                                 "transitions blocked"));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(190));
+}
+
+// A wait longer than the service's 1 s wait slices is reported whole, not
+// as its last slice.
+TEST(ReplayServiceTest, ABlockedSampleReportsTheWholeWait) {
+  TestShard shard(MakeTableOptions(/*min_size_to_sample=*/100));
+  Fill(shard, 3);
+  v1::SampleRequest request;
+  request.set_table("transitions");
+  request.set_num_samples(1);
+  request.set_timeout_ms(2300);
+  grpc::Status status;
+  SampleOnce(shard, request, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(),
+              ::testing::MatchesRegex(".*blocked for 2\\.[0-9]*s until the "
+                                      "deadline: .*min_size_to_sample.*"));
 }
 
 TEST(ReplayServiceTest, PriorityUpdatesAreCheckedAndApplied) {

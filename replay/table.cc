@@ -429,7 +429,8 @@ absl::Status Table::CheckSequences(uint64_t writer_id, uint64_t first_sequence,
   return absl::OkStatus();
 }
 
-void Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
+Table::WriterRun Table::RecordSequence(uint64_t writer_id,
+                                      uint64_t sequence) {
   WriterRun& run = writers_[writer_id];
   if (run.last == 0 || sequence > run.last + 1) {
     run.first = sequence;  // a new writer, or numbers skipped: a new run
@@ -438,7 +439,8 @@ void Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
     run.last = sequence;
   }  // else below the run (a second stream racing): stored, run unchanged
   run.last_insert = insert_counter_;
-  if (static_cast<int64_t>(writers_.size()) <= kMaxWriters) return;
+  const WriterRun updated = run;
+  if (static_cast<int64_t>(writers_.size()) <= kMaxWriters) return updated;
   // Forget the idler half: amortised O(1) per insert.
   std::vector<uint64_t> last_inserts;
   last_inserts.reserve(writers_.size());
@@ -447,10 +449,12 @@ void Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
   std::nth_element(last_inserts.begin(), middle, last_inserts.end());
   const uint64_t cut = *middle;
   const size_t before = writers_.size();
-  absl::erase_if(writers_, [cut](const auto& entry) {
-    return entry.second.last_insert < cut;
+  // At least half go, however many share the cut (after a restore, all).
+  absl::erase_if(writers_, [cut, writer_id](const auto& entry) {
+    return entry.first != writer_id && entry.second.last_insert <= cut;
   });
   forgotten_writers_ += static_cast<int64_t>(before - writers_.size());
+  return updated;
 }
 
 absl::Status Table::InsertBatch(absl::Span<const v1::Item* const> items,
@@ -482,15 +486,14 @@ absl::Status Table::InsertBatch(absl::Span<const v1::Item* const> items,
       ++dropped_replays_;
       continue;
     }
-    InsertLocked(*item, StoredBytes(*item), writer_id, sequence);
-    find_run();
+    run = InsertLocked(*item, StoredBytes(*item), writer_id, sequence);
     ++result->stored;
   }
   return absl::OkStatus();
 }
 
-void Table::InsertLocked(const v1::Item& item, int64_t bytes,
-                         uint64_t writer_id, uint64_t sequence) {
+Table::WriterRun Table::InsertLocked(const v1::Item& item, int64_t bytes,
+                                     uint64_t writer_id, uint64_t sequence) {
   while (size_ >= options_.max_size || (options_.max_bytes > 0 && size_ > 0 &&
                                         bytes_ + bytes > options_.max_bytes)) {
     EvictOne();
@@ -518,7 +521,7 @@ void Table::InsertLocked(const v1::Item& item, int64_t bytes,
   bytes_ += bytes;
   ++size_;
   ++inserts_;
-  RecordSequence(writer_id, sequence);
+  return RecordSequence(writer_id, sequence);
 }
 
 void Table::BuildSampledItem(const Selection& chosen, v1::SampledItem* out) {

@@ -253,8 +253,8 @@ class Table {
   // one. REQUIRES: the item's tensors are valid (ValidateTensor).
   int64_t StoredBytes(const v1::Item& item) const;
   // Records `sequence` of `writer_id` as stored, forgetting the idlest
-  // writers when there are over kMaxWriters.
-  void RecordSequence(uint64_t writer_id, uint64_t sequence)
+  // writers when there are over kMaxWriters; returns the writer's run.
+  WriterRun RecordSequence(uint64_t writer_id, uint64_t sequence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finite, >= 0 and within MaxPriorityWeight() for the prioritized
   // selectors; names `field` when not.
@@ -281,9 +281,11 @@ class Table {
   bool Fits(uint32_t slot, const SampleSink& sink) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `item` in a free slot as `sequence` of `writer_id`, evicting to
-  // make room. REQUIRES: the rate limiter allows one insert.
-  void InsertLocked(const v1::Item& item, int64_t bytes, uint64_t writer_id,
-                    uint64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // make room; returns the writer's run. REQUIRES: the rate limiter allows
+  // one insert.
+  WriterRun InsertLocked(const v1::Item& item, int64_t bytes,
+                         uint64_t writer_id, uint64_t sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The Validate checks; names fields only when `named` (the slow path that
   // runs once a check failed, to say where).
   absl::Status ValidateItem(const v1::Item& item, absl::string_view field,

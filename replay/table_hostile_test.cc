@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 
 #include "common/tensor_codec.h"
+#include "common/test_util.h"
 #include "replay/table.h"
 
 namespace shoal {
@@ -119,6 +121,39 @@ TEST(TableHostileTest, InsertBatchStoresNumbersOutsideTheRun) {
   EXPECT_EQ(InsertRun(*table, 1, 50, 3), 3);
   EXPECT_EQ(table->Info().size(), 6);
   EXPECT_EQ(InsertRun(*table, 1, 100, 3), 0);  // the run is still 100..102
+}
+
+// The runs travel with a checkpoint: after a restore, a resend inside the
+// run is still dropped and a number below it still refused. A checkpoint
+// whose run is inverted is refused whole.
+TEST(TableHostileTest, WriterRunsSurviveACheckpoint) {
+  auto table = MakeTable();
+  ASSERT_EQ(InsertRun(*table, 1, 100, 3), 3);
+  const std::string dir = MakeTempDir("table_hostile").value();
+  const std::string path = dir + "/t.records";
+  {
+    RecordWriter writer = RecordWriter::Open(path).value();
+    ASSERT_EQ(table->WriteCheckpoint(&writer).value(), 3);
+    ASSERT_TRUE(writer.Close().ok());
+  }
+  auto restored = MakeTable();
+  {
+    RecordReader reader = RecordReader::Open(path).value();
+    v1::TableCheckpointHeader header;
+    ASSERT_TRUE(reader.Read(&header).ok());
+    ASSERT_EQ(header.writers_size(), 1);
+    EXPECT_EQ(header.writers(0).run_first(), 100u);
+    ASSERT_TRUE(restored->RestoreCheckpoint(header, &reader).ok());
+  }
+  EXPECT_FALSE(restored->CheckSequences(1, 50, 3).ok());
+  EXPECT_EQ(InsertRun(*restored, 1, 101, 3), 1);
+  RecordReader reader = RecordReader::Open(path).value();
+  v1::TableCheckpointHeader header;
+  ASSERT_TRUE(reader.Read(&header).ok());
+  header.mutable_writers(0)->set_run_first(200);  // past its last, 102
+  EXPECT_EQ(MakeTable()->RestoreCheckpoint(header, &reader).code(),
+            absl::StatusCode::kDataLoss);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TableHostileTest, TheWriterMapForgetsTheIdlestPastItsBound) {

@@ -411,6 +411,34 @@ class BadClients {
   std::vector<int> raw_;
 };
 
+// A shard of SampledIdTableYaml(), a normal client's stub (its own
+// connection) and writer, and `ids` id items stored through that writer.
+struct SlowClientShard {
+  ReplayProcess replay;
+  std::unique_ptr<v1::ReplayService::Stub> stub;
+  std::unique_ptr<ReplayWriter> writer;
+  int64_t next_id = 0;
+
+  void Start(const std::string& prefix, int64_t ids) {
+    replay = StartShard(MakeTempDir(prefix).value(), SampledIdTableYaml());
+    ASSERT_NE(replay.process, nullptr);
+    stub = v1::ReplayService::NewStub(OwnChannel(replay.address(), 1));
+    ReplayWriterOptions options;
+    options.addresses = replay.address();
+    options.writer_id = 1;
+    absl::StatusOr<std::unique_ptr<ReplayWriter>> made =
+        ReplayWriter::Create(options);
+    ASSERT_TRUE(made.ok()) << made.status();
+    writer = *std::move(made);
+    for (; next_id < ids; ++next_id) {
+      ASSERT_TRUE(
+          writer->Append(MakeIdItem("ids", next_id), In(absl::Seconds(10)))
+              .ok());
+    }
+    ASSERT_TRUE(writer->Flush(In(absl::Seconds(10))).ok());
+  }
+};
+
 // Slow and stalled clients against one shard, with a normal client (its
 // own connection: Info calls and batches of 64 inserts, each flushed)
 // measured before, while the bad clients start, and while they hang:
@@ -431,26 +459,16 @@ class BadClients {
 // that waits on a rate limiter, and flow control bounds what each stuck
 // stream holds.
 TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
-  const std::string dir = MakeTempDir("fault-slow-").value();
-  ReplayProcess replay = StartShard(dir, SampledIdTableYaml());
-  ASSERT_NE(replay.process, nullptr);
-  auto stub = v1::ReplayService::NewStub(OwnChannel(replay.address(), 1));
-  ReplayWriterOptions options;
-  options.addresses = replay.address();
-  options.writer_id = 1;
-  auto writer = ReplayWriter::Create(options);
-  ASSERT_TRUE(writer.ok()) << writer.status();
-  int64_t next_id = 0;
-  for (; next_id < 20000; ++next_id) {
-    ASSERT_TRUE((*writer)
-                    ->Append(MakeIdItem("ids", next_id), In(absl::Seconds(10)))
-                    .ok());
-  }
-  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  SlowClientShard shard;
+  ASSERT_NO_FATAL_FAILURE(shard.Start("fault-slow-", /*ids=*/20000));
+  ReplayProcess& replay = shard.replay;
+  auto& stub = shard.stub;
+  auto& writer = shard.writer;
+  int64_t& next_id = shard.next_id;
   const int64_t rss_before = ResidentBytes(replay.process->pid());
 
   const Probe baseline =
-      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(3));
+      RunProbe(stub.get(), writer.get(), &next_id, absl::Seconds(3));
   ASSERT_EQ(baseline.errors, 0) << Describe(baseline);
 
   auto bad = std::make_unique<BadClients>(replay.address(), replay.port);
@@ -459,7 +477,7 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
   // While the inserters pour in their bursts (load on two cores; reported,
   // and no call may fail or take 2 s).
   const Probe bursting =
-      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(2));
+      RunProbe(stub.get(), writer.get(), &next_id, absl::Seconds(2));
   EXPECT_EQ(bursting.errors, 0) << Describe(bursting);
   EXPECT_LT(Percentile(bursting.insert_ms, 1.0), 2000) << Describe(bursting);
   EXPECT_LT(Percentile(bursting.info_ms, 1.0), 2000) << Describe(bursting);
@@ -479,7 +497,7 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
       ShardMetric(replay, "shoal_replay_sampled_items_total");
 
   const Probe during =
-      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(4));
+      RunProbe(stub.get(), writer.get(), &next_id, absl::Seconds(4));
   EXPECT_EQ(during.errors, 0) << Describe(during);
   const double p50_before = Percentile(baseline.insert_ms, 0.5);
   const double p50_during = Percentile(during.insert_ms, 0.5);
@@ -513,7 +531,7 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
 
   bad.reset();  // cancels the streams, closes the raw connections
   const Probe after =
-      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(1));
+      RunProbe(stub.get(), writer.get(), &next_id, absl::Seconds(1));
   EXPECT_EQ(after.errors, 0) << Describe(after);
   EXPECT_TRUE(replay.process->running());
 }
@@ -525,22 +543,12 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
 // budget (ReplayServiceOptions::max_stream_sample_bytes, 8 MiB) waiting
 // for its reader, and the normal client keeps its latency.
 TEST(ReplayFaultTest, SamplersOfLargeItemsThatNeverReadPinBoundedMemory) {
-  const std::string dir = MakeTempDir("fault-slow-large-").value();
-  ReplayProcess replay = StartShard(dir, SampledIdTableYaml());
-  ASSERT_NE(replay.process, nullptr);
-  auto stub = v1::ReplayService::NewStub(OwnChannel(replay.address(), 1));
-  ReplayWriterOptions options;
-  options.addresses = replay.address();
-  options.writer_id = 1;
-  auto writer = ReplayWriter::Create(options);
-  ASSERT_TRUE(writer.ok()) << writer.status();
-  int64_t next_id = 0;
-  for (; next_id < 1000; ++next_id) {
-    ASSERT_TRUE((*writer)
-                    ->Append(MakeIdItem("ids", next_id), In(absl::Seconds(10)))
-                    .ok());
-  }
-  ASSERT_TRUE((*writer)->Flush(In(absl::Seconds(10))).ok());
+  SlowClientShard shard;
+  ASSERT_NO_FATAL_FAILURE(shard.Start("fault-slow-large-", /*ids=*/1000));
+  ReplayProcess& replay = shard.replay;
+  auto& stub = shard.stub;
+  auto& writer = shard.writer;
+  int64_t& next_id = shard.next_id;
   {
     grpc::ClientContext context;
     auto stream = stub->InsertStream(&context);
@@ -562,7 +570,7 @@ TEST(ReplayFaultTest, SamplersOfLargeItemsThatNeverReadPinBoundedMemory) {
     ASSERT_TRUE(stream->Finish().ok());
   }
   const Probe baseline =
-      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(2));
+      RunProbe(stub.get(), writer.get(), &next_id, absl::Seconds(2));
   ASSERT_EQ(baseline.errors, 0) << Describe(baseline);
   const int64_t rss_before = ResidentBytes(replay.process->pid());
 
@@ -570,7 +578,7 @@ TEST(ReplayFaultTest, SamplersOfLargeItemsThatNeverReadPinBoundedMemory) {
       std::make_unique<BadClients>(replay.address(), replay.port, "frames");
   absl::SleepFor(absl::Seconds(3));  // the samplers fill what they may
   const Probe during =
-      RunProbe(stub.get(), writer->get(), &next_id, absl::Seconds(3));
+      RunProbe(stub.get(), writer.get(), &next_id, absl::Seconds(3));
   const int64_t rss_during = ResidentBytes(replay.process->pid());
   std::printf(
       "[ fault    ] samplers of 65,536 x 16 KiB never reading: before %s\n"
