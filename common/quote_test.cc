@@ -18,8 +18,8 @@ TEST(QuoteTest, NonPrintableBytesAreEscaped) {
 
 TEST(QuoteTest, LongInputIsCutAndItsSizeSaid) {
   const std::string quoted = Quote(std::string(1 << 20, 'x'));
-  EXPECT_EQ(quoted, "'" + std::string(kMaxQuotedBytes, 'x') +
-                        "'... (1048576 bytes)");
+  EXPECT_EQ(quoted,
+            "'" + std::string(kMaxQuotedBytes, 'x') + "'... (1048576 bytes)");
 }
 
 TEST(QuoteTest, EscapingBoundsTheLengthToFourBytesPerInputByte) {

@@ -52,8 +52,8 @@ std::optional<std::string> FindBadUtf8(absl::string_view bytes,
         !in.ReadString(&value, static_cast<int>(length))) {
       return std::nullopt;
     }
-    std::string where = path.empty() ? field->name()
-                                     : absl::StrCat(path, ".", field->name());
+    std::string where =
+        path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
     if (field->is_repeated()) {
       absl::StrAppend(&where, "[", seen[field->number()]++, "]");
     }
@@ -86,8 +86,8 @@ std::string DescribeUnparsable(absl::string_view bytes,
 absl::Status ParseRequest(grpc::ByteBuffer* bytes,
                           google::protobuf::Message* out) {
   grpc::ByteBuffer kept = *bytes;  // Deserialize consumes; slices are shared
-  if (grpc::SerializationTraits<google::protobuf::Message>::Deserialize(
-          bytes, out)
+  if (grpc::SerializationTraits<google::protobuf::Message>::Deserialize(bytes,
+                                                                        out)
           .ok()) {
     return absl::OkStatus();
   }

@@ -119,9 +119,9 @@ absl::StatusOr<int64_t> NumBytes(v1::DType dtype,
                                  absl::string_view field) {
   const int size = DTypeSize(dtype);
   if (size == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Prefix(field), "dtype ", static_cast<int>(dtype),
-                     " is not a valid dtype"));
+    return absl::InvalidArgumentError(absl::StrCat(Prefix(field), "dtype ",
+                                                   static_cast<int>(dtype),
+                                                   " is not a valid dtype"));
   }
   absl::StatusOr<int64_t> n = NumElements(shape, field);
   if (!n.ok()) return n.status();

@@ -5,8 +5,6 @@
 #ifndef SHOAL_COMMON_TEST_UTIL_H_
 #define SHOAL_COMMON_TEST_UTIL_H_
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,6 +17,7 @@
 #include "grpcpp/channel.h"
 
 #include "common/child_process.h"
+#include <sys/types.h>
 
 namespace shoal {
 

@@ -4,9 +4,8 @@ namespace shoal {
 
 bool ByteBudget::Acquire(int64_t bytes, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  auto fits = [this, bytes]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return Fits(bytes);
-  };
+  auto fits = [this, bytes]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Fits(bytes); };
   if (!mu_.AwaitWithDeadline(absl::Condition(&fits), deadline)) return false;
   held_ += bytes;
   return true;

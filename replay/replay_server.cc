@@ -234,14 +234,16 @@ absl::StatusOr<v1::InfoResponse> ReplayServer::Info(
     if (table.empty() || t->name() == table) *response.add_tables() = t->Info();
   }
   if (!table.empty() && response.tables_size() == 0) {
-    return absl::NotFoundError(absl::StrCat("table: no table named ", Quote(table)));
+    return absl::NotFoundError(
+        absl::StrCat("table: no table named ", Quote(table)));
   }
   return response;
 }
 
 absl::Status ReplayServer::Reset(absl::string_view table) {
   if (!table.empty() && FindTable(table) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("table: no table named ", Quote(table)));
+    return absl::NotFoundError(
+        absl::StrCat("table: no table named ", Quote(table)));
   }
   for (const std::unique_ptr<Table>& t : tables_) {
     if (table.empty() || t->name() == table) t->Reset();

@@ -361,12 +361,12 @@ class SampleReactor final
       return;
     }
     started_ = absl::Now();
-    deadline_ = request_.timeout_ms() > 0
-                    ? std::min(stream_deadline_,
-                               started_ + absl::Milliseconds(std::min<int64_t>(
-                                              request_.timeout_ms(),
-                                              int64_t{1} << 40)))
-                    : stream_deadline_;
+    deadline_ =
+        request_.timeout_ms() > 0
+            ? std::min(stream_deadline_,
+                       started_ + absl::Milliseconds(std::min<int64_t>(
+                                      request_.timeout_ms(), int64_t{1} << 40)))
+            : stream_deadline_;
     remaining_ = n;
     sent_ = 0;
     head_ = SampleEncoder::ResponseHead(request_.request_id());
@@ -421,10 +421,9 @@ class SampleReactor final
       if (!reserved_ && absl::Now() >= deadline_) {
         status = absl::DeadlineExceededError(absl::StrCat(
             "sampled items waiting for this stream's reader (",
-            stream_budget_->held(), " bytes, at most ",
-            stream_budget_->limit(), ") or all readers (",
-            shard_budget_->held(), " bytes, at most ", shard_budget_->limit(),
-            ") left no room until the deadline"));
+            stream_budget_->held(), " bytes, at most ", stream_budget_->limit(),
+            ") or all readers (", shard_budget_->held(), " bytes, at most ",
+            shard_budget_->limit(), ") left no room until the deadline"));
         break;
       }
     }
@@ -432,9 +431,8 @@ class SampleReactor final
     while (reserved_ && !full && chunk_->samples.size() < remaining_ &&
            !cancelled_) {
       const absl::Time slice = std::min(deadline_, absl::Now() + kWaitSlice);
-      status =
-          table_->SampleEncoded(remaining_ - chunk_->samples.size(), slice,
-                                &chunk_->samples, items_cap_, &full);
+      status = table_->SampleEncoded(remaining_ - chunk_->samples.size(), slice,
+                                     &chunk_->samples, items_cap_, &full);
       if (absl::IsDeadlineExceeded(status) && slice < deadline_) continue;
       if (!status.ok() || absl::Now() >= deadline_) break;
     }
@@ -455,8 +453,8 @@ class SampleReactor final
     }
     if (absl::IsDeadlineExceeded(status)) {
       status = absl::DeadlineExceededError(absl::StrCat(
-          "sample of ", request_.num_samples(), " from table ",
-          table_->name(), " blocked for ",
+          "sample of ", request_.num_samples(), " from table ", table_->name(),
+          " blocked for ",
           absl::FormatDuration(
               absl::Trunc(absl::Now() - started_, absl::Milliseconds(1))),
           " until the deadline: ", BlockedReason(status.message())));

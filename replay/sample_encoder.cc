@@ -133,8 +133,8 @@ size_t SampleEncoder::MaxAppendedBytes(size_t columns_bytes) const {
   // Every varint at its longest (10 bytes), every optional field present:
   // SampleResponse.items framing, SampledItem's five fields and its Item's
   // framing, then the Item's priority, policy_version, actor_index, env_id.
-  constexpr size_t kMaxFraming = (1 + 10) + (1 + 10) + 2 * 9 + 2 * (1 + 10) +
-                                 (1 + 10) + 9 + 3 * (1 + 10);
+  constexpr size_t kMaxFraming =
+      (1 + 10) + (1 + 10) + 2 * 9 + 2 * (1 + 10) + (1 + 10) + 9 + 3 * (1 + 10);
   return kMaxFraming + table_field_.size() +
          (fixed_ ? fixed_encoded_bytes_ : columns_bytes);
 }

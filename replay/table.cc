@@ -139,8 +139,8 @@ absl::StatusOr<std::unique_ptr<Table>> Table::Create(TableOptions options) {
   static_assert(kMaxTableSize == int64_t{kSlotMask}, "a slot per key");
   if (options.max_size < 1 || options.max_size > kMaxTableSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, "max_size must be in [1, ", kMaxTableSize, "], got ",
-                     options.max_size));
+        absl::StrCat(where, "max_size must be in [1, ", kMaxTableSize,
+                     "], got ", options.max_size));
   }
   if (options.max_bytes < 0) {
     return absl::InvalidArgumentError(
@@ -174,15 +174,15 @@ absl::StatusOr<std::unique_ptr<Table>> Table::Create(TableOptions options) {
     absl::StatusOr<int64_t> bytes = NumBytes(
         spec.dtype(), spec.shape(), absl::StrCat("signature[", i, "]"));
     if (!wildcard && (!bytes.ok() || *bytes > kMaxItemBytes)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "signature[", i, "] (", spec.name(), ") is over ",
-          kMaxItemBytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "signature[", i, "] (", spec.name(), ") is over ",
+                       kMaxItemBytes, " bytes"));
     }
     fixed_bytes += wildcard ? 0 : *bytes;
     if (fixed_bytes > kMaxItemBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "the signature's columns are over ", kMaxItemBytes,
-          " bytes together"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "the signature's columns are over ",
+                       kMaxItemBytes, " bytes together"));
     }
   }
   absl::Status limiter_ok = RateLimiter::Validate(options.rate_limiter);
@@ -429,8 +429,7 @@ absl::Status Table::CheckSequences(uint64_t writer_id, uint64_t first_sequence,
   return absl::OkStatus();
 }
 
-Table::WriterRun Table::RecordSequence(uint64_t writer_id,
-                                      uint64_t sequence) {
+Table::WriterRun Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
   WriterRun& run = writers_[writer_id];
   if (run.last == 0 || sequence > run.last + 1) {
     run.first = sequence;  // a new writer, or numbers skipped: a new run
@@ -611,8 +610,9 @@ int Table::RoomFor(int want, const SampleSink& sink) const {
 
 bool Table::Fits(uint32_t slot, const SampleSink& sink) const {
   if (sink.max_bytes <= 0 || sink.encoded->bytes.empty()) return true;
-  const size_t columns =
-      fixed_item_bytes_ > 0 ? 0 : VariableHeaderOf(slots_[slot]).serialized_bytes;
+  const size_t columns = fixed_item_bytes_ > 0
+                             ? 0
+                             : VariableHeaderOf(slots_[slot]).serialized_bytes;
   return static_cast<int64_t>(sink.encoded->bytes.size() +
                               encoder_.MaxAppendedBytes(columns)) <=
          sink.max_bytes;

@@ -180,14 +180,14 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
                      " items but max_size is ", options_.max_size));
   }
   if (header.writers_size() > kMaxWriters) {
-    return absl::DataLossError(absl::StrCat(
-        where, ": ", header.writers_size(), " writers, at most ", kMaxWriters));
+    return absl::DataLossError(absl::StrCat(where, ": ", header.writers_size(),
+                                            " writers, at most ", kMaxWriters));
   }
   for (const v1::WriterSequence& w : header.writers()) {
     if (w.last_sequence() == 0 || w.run_first() > w.last_sequence()) {
-      return absl::DataLossError(absl::StrCat(
-          where, ": writer ", w.writer_id(), " has the run [", w.run_first(),
-          ", ", w.last_sequence(), "]"));
+      return absl::DataLossError(absl::StrCat(where, ": writer ", w.writer_id(),
+                                              " has the run [", w.run_first(),
+                                              ", ", w.last_sequence(), "]"));
     }
   }
   const RateLimiter::Cursor cursor = {header.limiter_inserts(),

@@ -3,11 +3,11 @@
 // shapes count or are dropped), priorities cannot make the sum tree's total
 // infinite, the writer map stays bounded, and a sample can be encoded in
 // byte-bounded chunks.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -227,8 +227,8 @@ TEST(TableHostileTest, UnknownFieldsAreNotStoredOrServed) {
     auto table = MakeTable(options);
     v1::Item item = MakeItem();
     const std::string junk(256 << 10, 'j');
-    item.GetReflection()->MutableUnknownFields(&item)->AddLengthDelimited(
-        99, junk);
+    item.GetReflection()->MutableUnknownFields(&item)->AddLengthDelimited(99,
+                                                                          junk);
     v1::Tensor* column = item.mutable_columns(0);
     column->GetReflection()->MutableUnknownFields(column)->AddLengthDelimited(
         99, junk);
@@ -314,8 +314,8 @@ TEST(TableHostileTest, SampleEncodedStopsAtItsByteBound) {
     EXPECT_EQ(table->Info().samples(), 200);
     EncodedSamples alone;
     bool full = false;
-    ASSERT_TRUE(table->SampleEncoded(5, Soon(), &alone, /*max_bytes=*/10, &full)
-                    .ok());
+    ASSERT_TRUE(
+        table->SampleEncoded(5, Soon(), &alone, /*max_bytes=*/10, &full).ok());
     EXPECT_EQ(alone.size(), 1);
     EXPECT_TRUE(full);
   }

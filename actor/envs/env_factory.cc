@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Env>> MakeUnpacedEnv(const EnvOptions& options) {
     return remote;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown env name ", Quote(name), "; known: ",
-      absl::StrJoin(KnownEnvNames(), ", "), ", ", kRemoteName));
+      "unknown env name ", Quote(name),
+      "; known: ", absl::StrJoin(KnownEnvNames(), ", "), ", ", kRemoteName));
 }
 
 }  // namespace

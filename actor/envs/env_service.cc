@@ -101,9 +101,9 @@ absl::Status DecodeAction(const v1::StepRequest& request,
         ", want DTYPE_FLOAT32 for a box space"));
   }
   if (tensor.shape_size() != 1 || tensor.shape(0) != dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "StepRequest.action.shape is ", ShapeString(tensor.shape()),
-        ", want [", dim, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("StepRequest.action.shape is ",
+                     ShapeString(tensor.shape()), ", want [", dim, "]"));
   }
   if (tensor.data().size() != sizeof(float) * dim) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -272,8 +272,8 @@ absl::StatusOr<v1::OpenResponse> EnvServiceImpl::OpenSession(
   absl::StatusOr<std::unique_ptr<Env>> made = make_env_(env_name);
   if (!made.ok()) {
     return absl::Status(made.status().code(),
-                        absl::StrCat("OpenRequest.env ", Quote(env_name),
-                                     ": ", made.status().message()));
+                        absl::StrCat("OpenRequest.env ", Quote(env_name), ": ",
+                                     made.status().message()));
   }
   std::unique_ptr<Env> env = *std::move(made);
   if (env == nullptr) {

@@ -115,11 +115,11 @@ absl::StatusOr<EnvSpec> SpecFromProto(const v1::OpenResponse& response,
     return absl::InternalError(observation_bytes.status().message());
   }
   if (*observation_bytes > kMaxRemoteObservationBytes) {
-    return absl::InternalError(absl::StrCat(
-        "OpenResponse.spec.observation: shape [",
-        absl::StrJoin(spec.observation_shape, ","), "] is ",
-        *observation_bytes, " bytes of float32, over the ",
-        kMaxRemoteObservationBytes, " a remote env may have"));
+    return absl::InternalError(
+        absl::StrCat("OpenResponse.spec.observation: shape [",
+                     absl::StrJoin(spec.observation_shape, ","), "] is ",
+                     *observation_bytes, " bytes of float32, over the ",
+                     kMaxRemoteObservationBytes, " a remote env may have"));
   }
   switch (proto.action_space_case()) {
     case v1::EnvSpec::kDiscrete:

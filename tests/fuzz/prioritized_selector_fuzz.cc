@@ -71,13 +71,14 @@ Seeds MakeSeeds() {
     return bytes;
   };
   return {
-      {"two_dbl_max", input(1.0, {Op(0, 1, most), Op(0, 2, most), Op(3, 0, 0)})},
-      {"squared_overflow",
-       input(2.0, {Op(0, 3, 1e200), Op(0, 4, 1.0), Op(3, 0, 0), Op(2, 3, 0),
-                   Op(3, 0, 0)})},
+      {"two_dbl_max",
+       input(1.0, {Op(0, 1, most), Op(0, 2, most), Op(3, 0, 0)})},
+      {"squared_overflow", input(2.0, {Op(0, 3, 1e200), Op(0, 4, 1.0),
+                                       Op(3, 0, 0), Op(2, 3, 0), Op(3, 0, 0)})},
       {"update_to_huge",
        input(0.6, {Op(0, 5, 1.0), Op(0, 6, 2.0), Op(1, 5, most), Op(3, 0, 0)})},
-      {"zero_exponent", input(0.0, {Op(0, 7, 0.0), Op(0, 8, 5.0), Op(3, 0, 0)})},
+      {"zero_exponent",
+       input(0.0, {Op(0, 7, 0.0), Op(0, 8, 5.0), Op(3, 0, 0)})},
   };
 }
 
@@ -131,7 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         item.set_priority(priority);
         if ((*table)->Validate(item, "item").ok()) {
-          Check((*table)->Insert(item, 1, ++sequence, absl::InfinitePast()).ok());
+          Check(
+              (*table)->Insert(item, 1, ++sequence, absl::InfinitePast()).ok());
         }
         break;
       case 1:  // update

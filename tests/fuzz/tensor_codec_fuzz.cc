@@ -45,8 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (shoal::ValidateTensor(tensor, "fuzz").ok()) {
     const absl::StatusOr<int64_t> bytes =
         shoal::NumBytes(tensor.dtype(), tensor.shape(), "fuzz");
-    if (!bytes.ok() ||
-        *bytes != static_cast<int64_t>(tensor.data().size())) {
+    if (!bytes.ok() || *bytes != static_cast<int64_t>(tensor.data().size())) {
       __builtin_trap();
     }
   }

@@ -902,7 +902,8 @@ std::vector<Row> ReplayRows() {
          return SendBatch(s, batch);
        },
        StatusCode::INVALID_ARGUMENT,
-       "items[0]: item of 6021 bytes exceeds max_bytes 4096"},  // data, shape, framing
+       "items[0]: item of 6021 bytes exceeds max_bytes 4096"},  // data, shape,
+                                                                // framing
       {"insert/empty batch",
        [](Servers& s) { return SendBatch(s, v1::InsertRequest()); },
        StatusCode::INVALID_ARGUMENT, "items: the batch is empty"},
@@ -1367,7 +1368,7 @@ Outcome Short(Outcome outcome) {
 // `value`, whatever its bytes (the C++ setters would refuse non-UTF-8).
 std::string TableField(const std::string& value) {
   std::string bytes = "\x0a";
-  for (uint64_t n = value.size(); ; n >>= 7) {
+  for (uint64_t n = value.size();; n >>= 7) {
     bytes.push_back(static_cast<char>(n < 0x80 ? n : (n & 0x7f) | 0x80));
     if (n < 0x80) break;
   }
@@ -1450,8 +1451,8 @@ std::vector<Row> HostileRows() {
       // --- Echoes of client input are cut.
       {"hostile/insert into a table named by 512 KiB",
        [long_name](Servers& s) {
-         return Short(SpoiledItem(
-             s, [&](v1::Item* i) { i->set_table(long_name); }));
+         return Short(
+             SpoiledItem(s, [&](v1::Item* i) { i->set_table(long_name); }));
        },
        StatusCode::INVALID_ARGUMENT, "nnn'... (524288 bytes)"},
       {"hostile/sample a table named by 512 KiB",

@@ -69,7 +69,8 @@ struct Shard {
 };
 
 std::unique_ptr<Shard> StartShard(const std::string& tag) {
-  const std::string dir = MakeTempDir(absl::StrCat("hostile-", tag, "-")).value();
+  const std::string dir =
+      MakeTempDir(absl::StrCat("hostile-", tag, "-")).value();
   const std::string config = dir + "/config.yaml";
   EXPECT_TRUE(WriteTestFile(config, ConfigYaml()).ok());
   absl::StatusOr<fault::ReplayProcess> replay =
