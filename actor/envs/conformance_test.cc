@@ -1,5 +1,5 @@
-// Replays the reference recordings under shared/reference (Gymnasium
-// classic control and PIMBRL's KS) through our envs.
+// Replays the reference recordings (Gymnasium classic control and
+// PIMBRL's KS) through our envs.
 //
 // Every `.jsonl` file under the reference directory (recursively) is read;
 // each line is one episode. For classic-control envs the test sets the
@@ -11,9 +11,11 @@
 // BLAS) it checks one step from each recorded obs within 1e-4 absolute,
 // and the 20-step roll-forward from init_state within 1e-3 absolute.
 //
-// The directory is $SHOAL_REFERENCE_DIR, else
-// $SHOAL_SOURCE_DIR/../shared/reference (ctest sets SHOAL_SOURCE_DIR),
-// else the same path relative to the source tree this was built from.
+// The recordings are the repository's copy,
+// $SHOAL_SOURCE_DIR/actor/envs/testdata/reference (tests/test_main.cc sets
+// SHOAL_SOURCE_DIR to the source tree this was built from unless it is
+// set), and, when $SHOAL_REFERENCE_DIR is set, every recording under that
+// directory as well.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,11 +83,15 @@ struct Episode {
   std::vector<RecordedStep> steps;
 };
 
-fs::path ReferenceDir() {
-  if (const char* dir = std::getenv("SHOAL_REFERENCE_DIR")) return dir;
-  // tests/test_main.cc sets SHOAL_SOURCE_DIR to the source tree.
+// The repository's recordings, then $SHOAL_REFERENCE_DIR's if set.
+std::vector<fs::path> ReferenceDirs() {
   const char* src = std::getenv("SHOAL_SOURCE_DIR");
-  return fs::path(src != nullptr ? src : ".") / ".." / "shared" / "reference";
+  std::vector<fs::path> dirs = {fs::path(src != nullptr ? src : ".") /
+                                "actor" / "envs" / "testdata" / "reference"};
+  if (const char* extra = std::getenv("SHOAL_REFERENCE_DIR")) {
+    dirs.push_back(extra);
+  }
+  return dirs;
 }
 
 std::vector<fs::path> JsonlFiles(const fs::path& dir) {
@@ -326,12 +333,22 @@ void ReplayKs(const Episode& episode, Env& env, Tally* tally,
 }
 
 TEST(ConformanceTest, ReplaysEveryReferenceRecording) {
-  const fs::path dir = ReferenceDir();
-  ASSERT_TRUE(fs::is_directory(dir))
-      << "reference directory " << dir
-      << " not found; set SHOAL_REFERENCE_DIR or SHOAL_SOURCE_DIR";
-  const std::vector<fs::path> files = JsonlFiles(dir);
-  ASSERT_FALSE(files.empty()) << "no .jsonl files under " << dir;
+  std::vector<fs::path> files;
+  for (const fs::path& dir : ReferenceDirs()) {
+    ASSERT_TRUE(fs::is_directory(dir))
+        << "reference directory " << dir
+        << " not found; check SHOAL_SOURCE_DIR and SHOAL_REFERENCE_DIR";
+    const std::vector<fs::path> found = JsonlFiles(dir);
+    ASSERT_FALSE(found.empty()) << "no .jsonl files under " << dir;
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  // Every env has a recording in the repository's copy.
+  std::set<std::string> recorded;
+  for (const fs::path& file : files) recorded.insert(file.stem().string());
+  for (const auto& [recorded_name, ours] : EnvNames()) {
+    EXPECT_TRUE(recorded.count(recorded_name))
+        << "no recording of " << recorded_name << " (" << ours << ")";
+  }
 
   for (const fs::path& file : files) {
     SCOPED_TRACE(file.string());

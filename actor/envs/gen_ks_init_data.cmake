@@ -3,7 +3,7 @@
 # Writes the 200 x 64 float32 table of PIMBRL's ks_init.tensor (a PyTorch
 # zip with stored members) as a C++ byte array. The tensor is a view into a
 # storage at byte 320: storage offset 9600 floats, so row k is the 256 bytes
-# at 38720 + 256 * k (see shared/reference/ks/README.md).
+# at 38720 + 256 * k (see actor/envs/testdata/reference/ks/README.md).
 set(expected_size 192760)
 set(table_offset 38720)
 set(table_bytes 51200)
