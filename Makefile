@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test sanitize demo bench clean
+.PHONY: all deps configure build test sanitize stress demo bench clean
 
 all: build
 
@@ -27,6 +27,12 @@ test: build
 # every fuzzer for 30 s, ThreadSanitizer concurrency tests.
 sanitize: deps
 	@JOBS=$(JOBS) bash scripts/check_sanitizers.sh $(BUILD_DIR)-sanitize
+
+# The flakiness hunt (scripts/stress.sh; not part of `make test`): every
+# concurrency, integration and fault test repeated until it fails, 20 times
+# by default, beside a CPU load. STRESS_REPEAT=N, STRESS_LOAD=0 to run bare.
+stress: build
+	@bash scripts/stress.sh $(BUILD_DIR)
 
 # The main job (see README "Running").
 demo: build

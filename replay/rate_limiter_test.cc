@@ -34,7 +34,10 @@ RateLimiterCursor LockedCursor(absl::Mutex& mu, RateLimiter& limiter) {
 }
 
 // Polls (sleeping 1 ms) until `limiter` reports `inserts` blocked inserts
-// and `samples` blocked samples; after 10 s fails the test and cancels the
+// and `samples` blocked samples that stay blocked: the limiter admits no
+// insert (when any are blocked) and no sample (likewise). The count alone
+// is not enough: a waiter already signalled still counts as blocked until
+// it wakes and takes the mutex. After 10 s fails the test and cancels the
 // limiter, so that the waiting threads return instead of hanging the test.
 void WaitForBlocked(absl::Mutex& mu, RateLimiter& limiter, int64_t inserts,
                     int64_t samples) {
@@ -42,7 +45,9 @@ void WaitForBlocked(absl::Mutex& mu, RateLimiter& limiter, int64_t inserts,
   while (true) {
     absl::MutexLock lock(&mu);
     const RateLimiterState state = limiter.state(&mu);
-    if (state.blocked_inserts == inserts && state.blocked_samples == samples) {
+    if (state.blocked_inserts == inserts && state.blocked_samples == samples &&
+        (inserts == 0 || !limiter.CanInsert(&mu)) &&
+        (samples == 0 || !limiter.CanSample(&mu))) {
       return;
     }
     if (absl::Now() > deadline) {

@@ -30,6 +30,8 @@ DEV_PACKAGES=(
   docker-compose python3-yaml
   # learning curves and scaling charts (scripts/plot_*.sh)
   gnuplot-nox
+  # background load for `make stress` (scripts/stress.sh)
+  stress-ng
 )
 
 case "${SHOAL_DEPS:-all}" in
