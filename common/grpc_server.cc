@@ -14,6 +14,9 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "shoal/v1/env.grpc.pb.h"
+#include "shoal/v1/learner.grpc.pb.h"
+#include "shoal/v1/replay.grpc.pb.h"
 
 #include "common/auth.h"
 #include "common/status_macros.h"
@@ -195,6 +198,22 @@ std::string BoundAddress(const std::string& address, int port) {
   return absl::StrCat(address.substr(0, address.size() - 1), port);
 }
 
+// The full names of the shoal services among `services` (for health).
+std::vector<std::string> ShoalServiceNames(
+    const std::vector<grpc::Service*>& services) {
+  std::vector<std::string> names;
+  for (grpc::Service* service : services) {
+    if (dynamic_cast<v1::ReplayService::Service*>(service) != nullptr) {
+      names.emplace_back(v1::ReplayService::service_full_name());
+    } else if (dynamic_cast<v1::LearnerService::Service*>(service) != nullptr) {
+      names.emplace_back(v1::LearnerService::service_full_name());
+    } else if (dynamic_cast<v1::EnvService::Service*>(service) != nullptr) {
+      names.emplace_back(v1::EnvService::service_full_name());
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
@@ -220,14 +239,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
             ? ""
             : ", or TLS rejected the certificate, key or CA files"));
   }
-  if (grpc::HealthCheckServiceInterface* health =
-          server->GetHealthCheckService();
-      health != nullptr) {
-    health->SetServingStatus(true);
-  }
-  return std::unique_ptr<GrpcServer>(new GrpcServer(
+  std::unique_ptr<GrpcServer> started(new GrpcServer(
       std::move(server), port, BoundAddress(options.address, port),
-      !options.tls.cert_file.empty()));
+      !options.tls.cert_file.empty(), ShoalServiceNames(services)));
+  started->SetServing(true);
+  return started;
 }
 
 GrpcServer::~GrpcServer() { Shutdown(absl::Now()); }
@@ -237,6 +253,9 @@ void GrpcServer::SetServing(bool serving) {
           server_->GetHealthCheckService();
       health != nullptr) {
     health->SetServingStatus(serving);
+    for (const std::string& name : health_names_) {
+      health->SetServingStatus(name, serving);
+    }
   }
 }
 

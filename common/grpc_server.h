@@ -77,7 +77,10 @@ struct ServerOptions {
 class GrpcServer {
  public:
   // Registers `services` (not owned), enables health (status SERVING for
-  // the server as a whole, service name "") and reflection, binds and starts.
+  // the server as a whole, service name "", and for each shoal service by
+  // its full name, e.g. "shoal.v1.ReplayService", as grpc_health_probe
+  // -service and Kubernetes gRPC probes ask) and reflection, binds and
+  // starts.
   // Errors name the bad option: an unreadable cert file, an address already in
   // use.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
@@ -96,8 +99,8 @@ class GrpcServer {
   // Whether TLS is on.
   bool tls() const { return tls_; }
 
-  // Health status of the server as a whole (service name ""). A draining
-  // server sets false so load balancers stop sending calls.
+  // Health status of the server as a whole and of each of its services. A
+  // draining server sets false so load balancers stop sending calls.
   void SetServing(bool serving);
 
   // Marks NOT_SERVING, refuses new calls, waits for open calls until
@@ -111,17 +114,21 @@ class GrpcServer {
 
  private:
   GrpcServer(std::unique_ptr<grpc::Server> server, int port,
-             std::string bound_address, bool tls)
+             std::string bound_address, bool tls,
+             std::vector<std::string> health_names)
       : server_(std::move(server)),
         port_(port),
         bound_address_(std::move(bound_address)),
-        tls_(tls) {}
+        tls_(tls),
+        health_names_(std::move(health_names)) {}
 
   // Constant after construction.
   const std::unique_ptr<grpc::Server> server_;
   const int port_;
   const std::string bound_address_;
   const bool tls_;
+  // Service names health answers for besides "".
+  const std::vector<std::string> health_names_;
 };
 
 }  // namespace shoal

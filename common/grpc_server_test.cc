@@ -251,6 +251,24 @@ TEST(GrpcServerTest, SetServingFalseMakesHealthSayNotServing) {
   ASSERT_NE(server, nullptr);
   server->SetServing(false);
   EXPECT_EQ(HealthOf(PlaintextChannel(*server)), "NOT_SERVING");
+  EXPECT_EQ(CheckHealth(PlaintextChannel(*server), "shoal.v1.ReplayService")
+                .value_or("error"),
+            "NOT_SERVING");
+}
+
+// Health answers per service name as well as for "", as grpc_health_probe
+// -service=... and Kubernetes gRPC probes with `service:` ask; a service
+// the server does not run is unknown.
+TEST(GrpcServerTest, HealthAnswersForEachShoalServiceByName) {
+  TestReplayService service;
+  std::unique_ptr<GrpcServer> server = StartOrDie(ServerOptions(), &service);
+  ASSERT_NE(server, nullptr);
+  const std::shared_ptr<grpc::Channel> channel = PlaintextChannel(*server);
+  EXPECT_EQ(CheckHealth(channel, "shoal.v1.ReplayService").value_or("error"),
+            "SERVING");
+  // gRPC answers NOT_FOUND for a service it has no status of.
+  EXPECT_EQ(CheckHealth(channel, "shoal.v1.LearnerService").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(GrpcServerTest, ReflectionListsRegisteredServicesAndHealth) {

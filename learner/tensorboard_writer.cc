@@ -1,6 +1,7 @@
 #include "learner/tensorboard_writer.h"
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -136,12 +137,21 @@ absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::Create(
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "localhost");
   const absl::Time now = absl::Now();
-  const std::string path = absl::StrCat(logdir, "/events.out.tfevents.",
-                                        absl::ToUnixSeconds(now), ".", host);
-  std::FILE* file = std::fopen(path.c_str(), "ab");
+  // Writers this process opened: the file name's last part.
+  static std::atomic<int64_t> opened{0};
+  std::string path;
+  std::FILE* file = nullptr;
+  // "x": created, never opened if it exists (a pid reused within a second).
+  for (int attempt = 0; file == nullptr && attempt < 100; ++attempt) {
+    path =
+        absl::StrCat(logdir, "/events.out.tfevents.", absl::ToUnixSeconds(now),
+                     ".", host, ".", getpid(), ".", opened++);
+    file = std::fopen(path.c_str(), "wbx");
+    if (file == nullptr && errno != EEXIST) break;
+  }
   if (file == nullptr) {
     return absl::InternalError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
   }
   std::unique_ptr<TensorBoardWriter> writer(new TensorBoardWriter(path, file));
   absl::Status status = writer->WriteRecord(EncodeFileVersionEvent(

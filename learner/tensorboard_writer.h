@@ -6,7 +6,11 @@
 //   SHOAL_RETURN_IF_ERROR(tb->WriteScalar("loss", /*step=*/10, 0.5));
 //   SHOAL_RETURN_IF_ERROR(tb->Flush());
 //
-// The file is `<logdir>/events.out.tfevents.<unix_s>.<hostname>`, a sequence
+// The file is `<logdir>/events.out.tfevents.<unix_s>.<hostname>.<pid>.<n>`
+// (TensorBoard's own pattern; n counts the writers this process opened),
+// always a new file: it is created exclusively, never appended to, so a
+// learner restarted within the same second on the same logdir (even with a
+// reused pid) starts a file of its own. It is a sequence
 // of TFRecords: uint64 length (little endian), uint32 masked CRC32C of those
 // 8 bytes, the data, uint32 masked CRC32C of the data. Each record's data is
 // a serialised tensorflow `Event` {double wall_time = 1; int64 step = 2;

@@ -1,5 +1,6 @@
 #include "learner/tensorboard_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,9 +10,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 #include "common/test_util.h"
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace shoal {
 namespace {
@@ -160,6 +165,57 @@ TEST(TensorBoardWriterTest, WritesFileVersionThenScalarEvents) {
   EXPECT_FLOAT_EQ(third.values[0].second, -1.5f);
   EXPECT_EQ(third.values[1].first, "updates_per_s");
   EXPECT_FLOAT_EQ(third.values[1].second, 1e4f);
+}
+
+// The event files in `dir`.
+std::vector<std::string> EventFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (absl::StrContains(entry.path().filename().string(),
+                          "events.out.tfevents.")) {
+      files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// A learner restarted twice within one second on one logdir: each run is a
+// process of its own (a fork here) that opens a writer, writes a scalar and
+// exits. Each run leaves a file of its own, named with its pid and count,
+// and every record of both files has valid CRCs (ReadRecords checks them):
+// nothing was appended to the other run's file.
+TEST(TensorBoardWriterTest, ARestartWithinOneSecondStartsAFileOfItsOwn) {
+  const std::string dir = MakeTempDir("tb").value();
+  const absl::Time start = absl::Now();
+  for (int run = 0; run < 2; ++run) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto writer = TensorBoardWriter::Create(dir);
+      const bool ok = writer.ok() &&
+                      (*writer)->WriteScalar("run", /*step=*/1, run).ok() &&
+                      (*writer)->Flush().ok();
+      _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  // In the same process, a second writer takes the next count.
+  auto first = TensorBoardWriter::Create(dir);
+  auto second = TensorBoardWriter::Create(dir);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE((*first)->path(), (*second)->path());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "too slow to show it";
+  const std::vector<std::string> files = EventFiles(dir);
+  ASSERT_EQ(files.size(), 4u);
+  for (const std::string& file : files) {
+    const std::vector<std::string> records = ReadRecords(file);
+    ASSERT_FALSE(records.empty()) << file;
+    EXPECT_EQ(DecodeEvent(records[0]).file_version, "brain.Event:2") << file;
+    EXPECT_LE(records.size(), 2u) << file << " was appended to";
+  }
 }
 
 TEST(TensorBoardWriterTest, FailsNamingTheLogdirWhenItCannotBeCreated) {

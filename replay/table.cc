@@ -585,10 +585,15 @@ absl::Status Table::SampleEncoded(int n, absl::Time deadline,
                                   EncodedSamples* out, int64_t max_bytes,
                                   bool* full) {
   if (n > 0) {
-    out->ends.reserve(out->ends.size() + n);
-    // Framing is ~30 bytes plus the table name for a one-column item.
-    out->bytes.reserve(out->bytes.size() + n * (encoder_.fixed_columns_bytes() +
-                                                64 + options_.name.size()));
+    // Framing is ~30 bytes plus the table name for a one-column item; a
+    // byte bound caps what is reserved as well as what is taken.
+    const size_t per_item =
+        encoder_.fixed_columns_bytes() + 64 + options_.name.size();
+    size_t want = static_cast<size_t>(n) * per_item;
+    if (max_bytes > 0) want = std::min(want, static_cast<size_t>(max_bytes));
+    out->bytes.reserve(out->bytes.size() + want);
+    out->ends.reserve(out->ends.size() +
+                      std::min<size_t>(n, want / per_item + 1));
   }
   SampleSink sink;
   sink.encoded = out;
