@@ -32,6 +32,8 @@ ABSL_FLAG(std::string, replay, "",
 ABSL_FLAG(std::string, learner, "", "LearnerService address.");
 ABSL_FLAG(int, num_envs, 0,
           "Environments; 0 = actor.num_envs (eval.episodes with --eval).");
+ABSL_FLAG(std::string, host, "0.0.0.0",
+          "Address the /metrics server listens on.");
 ABSL_FLAG(int, metrics_port, -1, "Prometheus /metrics port; -1 = off.");
 ABSL_FLAG(int64_t, max_env_steps, 0, "Env steps to run; 0 = until stopped.");
 ABSL_FLAG(int64_t, seed, -1, "Base seed; -1 = the config's seed.");
@@ -100,7 +102,8 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
     SHOAL_ASSIGN_OR_RETURN(metrics,
                            MetricsServer::Start(absl::StrCat(
-                               "0.0.0.0:", absl::GetFlag(FLAGS_metrics_port))));
+                               absl::GetFlag(FLAGS_host), ":",
+                               absl::GetFlag(FLAGS_metrics_port))));
   }
 
   ActorLoopOptions loop_options;

@@ -117,7 +117,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   for (int i = 0; i < o.num_actors; ++i) {
     SHOAL_RETURN_IF_ERROR(cluster->StartChild(
         ChildRole::kActor, absl::StrCat("actor-", i), o.binaries.actor,
-        {absl::StrCat("--actor_index=", i),
+        {"--host=127.0.0.1", absl::StrCat("--actor_index=", i),
          absl::StrCat("--replay=", cluster->replay_addresses_),
          absl::StrCat("--learner=", cluster->learner_address_)}));
   }
@@ -133,7 +133,7 @@ absl::Status LocalCluster::StartEval() {
   const std::string set = absl::StrCat(
       options_.set, options_.set.empty() ? "" : ";", "env.step_cost_us=0");
   return StartChild(ChildRole::kEval, "eval", options_.binaries.actor,
-                    {"--eval", "--actor_index=0",
+                    {"--eval", "--host=127.0.0.1", "--actor_index=0",
                      absl::StrCat("--learner=", learner_address_),
                      absl::StrCat("--set=", set)});
 }

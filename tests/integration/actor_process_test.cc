@@ -14,6 +14,11 @@
 //   table items <= actor items_acked, and
 //   actor items_acked - table items <= what can be acked in the few
 //   milliseconds between the Checkpoint reply and the kill.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -190,6 +195,19 @@ std::unique_ptr<StubLearner> StartLearner(int port) {
 // 0), picking up published weights within 100 ms, riding out a 3 s
 // SIGKILL of its shard without crashing or losing an acknowledged item
 // beyond the checkpoint rule, and exiting 0 on SIGTERM after a flush.
+// Whether a TCP connection to `host`:`port` is accepted.
+bool Connects(const char* host, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host, &addr.sin_addr);
+  const bool connected =
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return connected;
+}
+
 TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   const std::string dir = MakeTempDir("actor-process-test-").value();
   const std::string config_file = dir + "/shoal.yaml";
@@ -208,9 +226,16 @@ TEST(ActorProcessTest, ActsFollowsWeightsSurvivesAShardKillAndStopsCleanly) {
   absl::StatusOr<std::unique_ptr<ChildProcess>> actor = StartTestProcess(
       {Binary(), "--config", config_file, "--replay", (*shard)->address(),
        "--learner", absl::StrCat("127.0.0.1:", learner_port), "--actor_index",
-       "0", "--log_level=debug"},
+       "0", "--log_level=debug", "--host=127.0.0.2", "--metrics_port=0"},
       log);
   ASSERT_TRUE(actor.ok()) << actor.status();
+  // /metrics listens on --host, like every shoal server, not on all
+  // addresses.
+  const absl::StatusOr<int> metrics_port =
+      (*actor)->WaitForPort("shoal-actor metrics on port ", absl::Seconds(20));
+  ASSERT_TRUE(metrics_port.ok()) << metrics_port.status();
+  EXPECT_TRUE(Connects("127.0.0.2", *metrics_port));
+  EXPECT_FALSE(Connects("127.0.0.1", *metrics_port));
 
   // No learner yet: the actor acts anyway, with version 0.
   absl::Time until = absl::Now() + absl::Seconds(20);
