@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/text_serializer.h"
 
+#include "common/process_metrics.h"
+
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -131,7 +133,8 @@ void MetricsServer::Answer(int fd) {
   std::string status = "404 Not Found";
   std::string type = "text/plain";
   if (metrics) {
-    body = prometheus::TextSerializer().Serialize(registry_->Collect());
+    body = prometheus::TextSerializer().Serialize(registry_->Collect()) +
+           ProcessMetricsText();
     status = "200 OK";
     type = "text/plain; version=0.0.4";
   } else {

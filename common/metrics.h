@@ -11,6 +11,9 @@
 //           .Add({{"table", "main"}});
 //   inserts.Increment();
 //
+// Every scrape also carries the standard process_* series of the serving
+// process (common/process_metrics.h).
+//
 // Thread-safe: prometheus-cpp registries, families and metrics may be used
 // from any thread. One serving thread answers scrapes one at a time (each
 // connection gets 1 s to send its request); it stops when the MetricsServer

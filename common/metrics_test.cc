@@ -66,6 +66,10 @@ TEST(MetricsServerTest, ServesACounterWithItsValue) {
   EXPECT_THAT(body, ::testing::StartsWith("HTTP/1.1 200"));
   EXPECT_THAT(body, HasSubstr("# TYPE shoal_test_inserts_total counter"));
   EXPECT_THAT(body, HasSubstr("shoal_test_inserts_total{table=\"main\"} 3"));
+  // Every process exports the standard process series too.
+  EXPECT_THAT(body, HasSubstr("# TYPE process_cpu_seconds_total counter"));
+  EXPECT_THAT(body, HasSubstr("\nprocess_resident_memory_bytes "));
+  EXPECT_THAT(body, HasSubstr("\nprocess_open_fds "));
 }
 
 TEST(MetricsServerTest, ServesARegistryItWasGiven) {
