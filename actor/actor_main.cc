@@ -100,10 +100,9 @@ absl::Status Run() {
 
   std::unique_ptr<MetricsServer> metrics;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-    SHOAL_ASSIGN_OR_RETURN(metrics,
-                           MetricsServer::Start(absl::StrCat(
-                               absl::GetFlag(FLAGS_host), ":",
-                               absl::GetFlag(FLAGS_metrics_port))));
+    SHOAL_ASSIGN_OR_RETURN(metrics, MetricsServer::Start(absl::StrCat(
+                                        absl::GetFlag(FLAGS_host), ":",
+                                        absl::GetFlag(FLAGS_metrics_port))));
   }
 
   ActorLoopOptions loop_options;

@@ -1,8 +1,5 @@
 #include "common/process_metrics.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +11,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace shoal {
 namespace {
@@ -29,16 +29,16 @@ std::string ReadFile(const char* path) {
 void Append(const char* name, const char* type, const char* help, double value,
             std::string* out) {
   // %.17g: StrCat's 6 digits would round a start time by over an hour.
-  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
-                  type, "\n", name, " ", absl::StrFormat("%.17g", value),
-                  "\n");
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type,
+                  "\n", name, " ", absl::StrFormat("%.17g", value), "\n");
 }
 
 // Seconds since the Unix epoch at which the system booted (/proc/stat).
 bool BootTime(double* seconds) {
   for (absl::string_view line : absl::StrSplit(ReadFile("/proc/stat"), '\n')) {
     int64_t btime = 0;
-    if (absl::ConsumePrefix(&line, "btime ") && absl::SimpleAtoi(line, &btime)) {
+    if (absl::ConsumePrefix(&line, "btime ") &&
+        absl::SimpleAtoi(line, &btime)) {
       *seconds = static_cast<double>(btime);
       return true;
     }

@@ -49,8 +49,8 @@ TEST(ProcessMetricsTest, ExportsTheStandardProcessSeriesWithPlausibleValues) {
 
 // CPU time only grows.
 TEST(ProcessMetricsTest, CpuSecondsGrowWithWork) {
-  const double before = Parse(ProcessMetricsText()).at(
-      "process_cpu_seconds_total");
+  const double before =
+      Parse(ProcessMetricsText()).at("process_cpu_seconds_total");
   volatile double sink = 0;
   const absl::Time until = absl::Now() + absl::Milliseconds(300);
   while (absl::Now() < until) {

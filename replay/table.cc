@@ -2,20 +2,15 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 
-#include "common/quote.h"
 #include "common/status_macros.h"
 #include "common/tensor_codec.h"
-#include "replay/selectors/prioritized_selector.h"
 
 namespace shoal {
 namespace {
@@ -25,10 +20,6 @@ constexpr int kGenerationBits = 20;
 constexpr uint64_t kSlotMask = (uint64_t{1} << kSlotBits) - 1;
 constexpr uint64_t kGenerationMask = (uint64_t{1} << kGenerationBits) - 1;
 constexpr int kShardShift = kSlotBits + kGenerationBits;
-
-std::string Prefix(absl::string_view field) {
-  return field.empty() ? std::string() : absl::StrCat(field, ": ");
-}
 
 // Payload bytes of every item, or -1 when the signature admits several.
 // REQUIRES: a signature Table::Create accepted (sizes checked there).
@@ -43,23 +34,6 @@ int64_t FixedItemBytes(const std::vector<v1::TensorSpec>& signature) {
   }
   // Zero-byte items take the variable layout, so data is never null.
   return total > 0 ? total : -1;
-}
-
-// Bytes of a length-delimited field of `n` bytes (one-byte tag).
-size_t DelimitedBytes(size_t n) { return 1 + wire::VarintSize(n) + n; }
-
-// Serialised bytes of `tensor`'s dtype, shape and data (what
-// ColumnsOnly keeps), as protobuf writes them. REQUIRES: a valid tensor.
-size_t TensorWireBytes(const v1::Tensor& tensor) {
-  size_t n = 0;
-  if (tensor.dtype() != 0) n += 1 + wire::VarintSize(tensor.dtype());
-  if (tensor.shape_size() > 0) {
-    size_t packed = 0;
-    for (int64_t d : tensor.shape()) packed += wire::VarintSize(d);
-    n += DelimitedBytes(packed);
-  }
-  if (!tensor.data().empty()) n += DelimitedBytes(tensor.data().size());
-  return n;
 }
 
 // An Item holding only the dtype, shape and data of `item`'s columns: what
@@ -77,35 +51,6 @@ v1::Item ColumnsOnly(const v1::Item& item) {
 }
 
 }  // namespace
-
-double Table::MaxPriorityWeight() {
-  // Twice the headroom of the largest table: rounding never reaches Inf.
-  return std::numeric_limits<double>::max() /
-         static_cast<double>(uint64_t{1} << (kSlotBits + 1));
-}
-
-absl::Status Table::CheckPriority(double priority,
-                                  absl::string_view field) const {
-  if (!std::isfinite(priority) || priority < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, " must be finite and >= 0, got ", priority));
-  }
-  for (const auto& [kind, exponent, role] :
-       {std::make_tuple(options_.sampler, options_.sampler_priority_exponent,
-                        "sampler"),
-        std::make_tuple(options_.remover, options_.remover_priority_exponent,
-                        "remover")}) {
-    if (kind != SelectorKind::kPrioritized || priority == 0.0) continue;
-    const double weight = std::pow(priority, exponent);
-    if (!(weight <= MaxPriorityWeight())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " ", priority, " weighs ", weight, " with the ", role,
-          "'s priority_exponent ", exponent, ", over ", MaxPriorityWeight(),
-          " (a table of such items would sum to infinity)"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 TableOptions TableOptionsFromConfig(const TableConfig& config,
                                     int shard_index) {
@@ -230,79 +175,6 @@ Table::~Table() {
   }
 }
 
-int64_t Table::StoredBytes(const v1::Item& item) const {
-  if (fixed_item_bytes_ > 0) return fixed_item_bytes_;
-  size_t total = sizeof(VariableHeader);
-  for (const v1::Tensor& column : item.columns()) {
-    total += DelimitedBytes(TensorWireBytes(column));
-  }
-  return static_cast<int64_t>(total);
-}
-
-absl::Status Table::Validate(const v1::Item& item,
-                             absl::string_view field) const {
-  // Valid items (nearly all) build no field names; a failed check runs
-  // again naming them.
-  absl::Status fast = ValidateItem(item, field, /*named=*/false);
-  if (fast.ok()) return fast;
-  return ValidateItem(item, field, /*named=*/true);
-}
-
-absl::Status Table::ValidateItem(const v1::Item& item, absl::string_view field,
-                                 bool named) const {
-  const std::string pre = named ? Prefix(field) : std::string();
-  if (item.table() != options_.name) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        pre, "table ", Quote(item.table()), " is not '", options_.name, "'"));
-  }
-  SHOAL_RETURN_IF_ERROR(
-      CheckPriority(item.priority(),
-                    named ? absl::StrCat(field, ".priority") : std::string()));
-  if (item.actor_index() < 0 || item.actor_index() > 0xFFFF) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        pre, "actor_index must be in [0, 65535], got ", item.actor_index()));
-  }
-  if (item.env_id() < 0 || item.env_id() > 0xFFFF) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(pre, "env_id must be in [0, 65535], got ", item.env_id()));
-  }
-  if (item.columns_size() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(pre, "item has no columns"));
-  }
-  const int want = static_cast<int>(options_.signature.size());
-  if (want > 0 && item.columns_size() < want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        pre, "missing column ", options_.signature[item.columns_size()].name(),
-        ": item has ", item.columns_size(), " columns, signature has ", want));
-  }
-  if (want > 0 && item.columns_size() > want) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(pre, "extra column: item has ", item.columns_size(),
-                     " columns, signature has ", want));
-  }
-  for (int i = 0; i < item.columns_size(); ++i) {
-    const std::string column_field =
-        named ? absl::StrCat(field, ".columns[", i, "]") : std::string();
-    if (want > 0) {
-      SHOAL_RETURN_IF_ERROR(CheckTensorMatchesSpec(
-          item.columns(i), options_.signature[i], column_field));
-    } else {
-      SHOAL_RETURN_IF_ERROR(ValidateTensor(item.columns(i), column_field));
-    }
-  }
-  const int64_t bytes = StoredBytes(item);
-  if (bytes > kMaxItemBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        pre, "item of ", bytes, " bytes is over the limit of ", kMaxItemBytes));
-  }
-  if (options_.max_bytes > 0 && bytes > options_.max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(pre, "item of ", bytes, " bytes exceeds max_bytes ",
-                     options_.max_bytes, " of table ", options_.name));
-  }
-  return absl::OkStatus();
-}
-
 char* Table::StorePayload(const v1::Item& item) {
   if (fixed_item_bytes_ > 0) {
     char* block = pool_->Allocate();
@@ -411,24 +283,6 @@ absl::StatusOr<bool> Table::Insert(const v1::Item& item, uint64_t writer_id,
   return result.stored == 1;
 }
 
-absl::Status Table::CheckSequences(uint64_t writer_id, uint64_t first_sequence,
-                                   int64_t count) const {
-  absl::MutexLock lock(&mu_);
-  auto it = writers_.find(writer_id);
-  if (it == writers_.end() || count <= 0) return absl::OkStatus();
-  const WriterRun& run = it->second;
-  if (first_sequence < run.first && first_sequence <= run.last) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "first_sequence: ", first_sequence, " goes back below ", run.first,
-        ", where the run of numbers this shard stored for writer ", writer_id,
-        " in table ", options_.name, " starts (it ends at ", run.last,
-        "): numbers there were never stored here or were in an earlier run, "
-        "and the shard cannot tell which (a writer numbers its items upwards "
-        "and resends only from its oldest unacknowledged one)"));
-  }
-  return absl::OkStatus();
-}
-
 Table::WriterRun Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
   WriterRun& run = writers_[writer_id];
   if (run.last == 0 || sequence > run.last + 1) {
@@ -521,189 +375,6 @@ Table::WriterRun Table::InsertLocked(const v1::Item& item, int64_t bytes,
   ++size_;
   ++inserts_;
   return RecordSequence(writer_id, sequence);
-}
-
-void Table::BuildSampledItem(const Selection& chosen, v1::SampledItem* out) {
-  const Slot& slot = slots_[chosen.slot];
-  out->set_key(KeyOf(chosen.slot));
-  out->set_priority(slot.priority);
-  out->set_probability(chosen.probability);
-  out->set_table_size(size_);
-  out->set_times_sampled(slot.times_sampled);
-  v1::Item* item = out->mutable_item();
-  item->set_table(options_.name);
-  item->set_priority(slot.priority);
-  item->set_policy_version(slot.policy_version);
-  item->set_actor_index(slot.actor_index);
-  item->set_env_id(slot.env_id);
-  LoadPayload(slot, item);
-}
-
-void Table::EncodeSampledItem(const Selection& chosen, EncodedSamples* out) {
-  const Slot& slot = slots_[chosen.slot];
-  SampledItemFields fields;
-  fields.key = KeyOf(chosen.slot);
-  fields.priority = slot.priority;
-  fields.probability = chosen.probability;
-  fields.table_size = size_;
-  fields.times_sampled = slot.times_sampled;
-  fields.policy_version = slot.policy_version;
-  fields.actor_index = slot.actor_index;
-  fields.env_id = slot.env_id;
-  if (fixed_item_bytes_ > 0) {
-    encoder_.Append(
-        fields,
-        absl::string_view(slot.data, static_cast<size_t>(fixed_item_bytes_)),
-        out);
-  } else {
-    const VariableHeader header = VariableHeaderOf(slot);
-    encoder_.Append(
-        fields,
-        absl::string_view(slot.data + sizeof(header), header.serialized_bytes),
-        out);
-  }
-}
-
-void Table::Emit(const Selection& chosen, const SampleSink& sink) {
-  if (sink.encoded != nullptr) {
-    EncodeSampledItem(chosen, sink.encoded);
-  } else {
-    BuildSampledItem(chosen, sink.messages->Add());
-  }
-}
-
-absl::Status Table::Sample(
-    int n, absl::Time deadline,
-    google::protobuf::RepeatedPtrField<v1::SampledItem>* out) {
-  if (n > 0) out->Reserve(out->size() + n);
-  SampleSink sink;
-  sink.messages = out;
-  return SampleInto(n, deadline, sink);
-}
-
-absl::Status Table::SampleEncoded(int n, absl::Time deadline,
-                                  EncodedSamples* out, int64_t max_bytes,
-                                  bool* full) {
-  if (n > 0) {
-    // Framing is ~30 bytes plus the table name for a one-column item; a
-    // byte bound caps what is reserved as well as what is taken.
-    const size_t per_item =
-        encoder_.fixed_columns_bytes() + 64 + options_.name.size();
-    size_t want = static_cast<size_t>(n) * per_item;
-    if (max_bytes > 0) want = std::min(want, static_cast<size_t>(max_bytes));
-    out->bytes.reserve(out->bytes.size() + want);
-    out->ends.reserve(out->ends.size() +
-                      std::min<size_t>(n, want / per_item + 1));
-  }
-  SampleSink sink;
-  sink.encoded = out;
-  sink.max_bytes = max_bytes;
-  sink.full = full;
-  if (full != nullptr) *full = false;
-  return SampleInto(n, deadline, sink);
-}
-
-int Table::RoomFor(int want, const SampleSink& sink) const {
-  if (sink.max_bytes <= 0) return want;
-  const int64_t used = static_cast<int64_t>(sink.encoded->bytes.size());
-  const auto per_item =
-      static_cast<int64_t>(encoder_.MaxAppendedBytes(/*columns_bytes=*/0));
-  const int64_t room = std::max<int64_t>(0, sink.max_bytes - used) / per_item;
-  if (room == 0 && used == 0) return std::min(want, 1);
-  return static_cast<int>(std::min<int64_t>(want, room));
-}
-
-bool Table::Fits(uint32_t slot, const SampleSink& sink) const {
-  if (sink.max_bytes <= 0 || sink.encoded->bytes.empty()) return true;
-  const size_t columns = fixed_item_bytes_ > 0
-                             ? 0
-                             : VariableHeaderOf(slots_[slot]).serialized_bytes;
-  return static_cast<int64_t>(sink.encoded->bytes.size() +
-                              encoder_.MaxAppendedBytes(columns)) <=
-         sink.max_bytes;
-}
-
-absl::Status Table::SampleInto(int n, absl::Time deadline,
-                               const SampleSink& sink) {
-  if (n <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_samples must be > 0, got ", n));
-  }
-  absl::MutexLock lock(&mu_);
-  int taken = 0;
-  while (taken < n) {
-    if (!rate_limiter_->CanSample(&mu_)) {
-      absl::Status waited = rate_limiter_->AwaitCanSample(&mu_, deadline);
-      if (!waited.ok()) {
-        if (taken > 0 && absl::IsDeadlineExceeded(waited)) break;
-        return waited;
-      }
-      continue;
-    }
-    if (options_.max_times_sampled > 0 ||
-        (sink.max_bytes > 0 && fixed_item_bytes_ <= 0)) {
-      // One at a time: an item may have to leave before the next pick, or
-      // its size decides whether it fits.
-      const Selection chosen = sampler_->Select(rng_);
-      if (!Fits(chosen.slot, sink)) {  // not taken: nothing counted
-        if (sink.full != nullptr) *sink.full = true;
-        break;
-      }
-      Slot& slot = slots_[chosen.slot];
-      ++slot.times_sampled;
-      Emit(chosen, sink);
-      rate_limiter_->Sample(&mu_);
-      ++samples_;
-      ++taken;
-      if (options_.max_times_sampled > 0 &&
-          slot.times_sampled >= options_.max_times_sampled) {
-        DeleteSlot(chosen.slot);
-        ++evictions_;
-      }
-      continue;
-    }
-    // Pick every sample the limiter allows now, then touch the picked slots,
-    // then their payloads, then build: the random reads of a large table
-    // overlap instead of waiting on each other.
-    picks_.clear();
-    const int batch = RoomFor(n - taken, sink);
-    if (batch == 0) {  // the byte bound is reached
-      if (sink.full != nullptr) *sink.full = true;
-      break;
-    }
-    if (rate_limiter_->CanSample(&mu_, batch)) {
-      // The limiter allows the batch at once: pick them together.
-      picks_.resize(batch);
-      sampler_->SelectBatch(rng_, absl::MakeSpan(picks_));
-      rate_limiter_->Sample(&mu_, batch);
-      samples_ += batch;
-      taken += batch;
-    } else {
-      for (int i = 0; i < batch && rate_limiter_->CanSample(&mu_); ++i) {
-        picks_.push_back(sampler_->Select(rng_));
-        rate_limiter_->Sample(&mu_);
-        ++samples_;
-        ++taken;
-      }
-    }
-    for (const Selection& pick : picks_) {
-      const char* slot = reinterpret_cast<const char*>(&slots_[pick.slot]);
-      __builtin_prefetch(slot, /*rw=*/1);
-      __builtin_prefetch(slot + sizeof(Slot) - 1, /*rw=*/1);
-    }
-    for (const Selection& pick : picks_) {
-      const Slot& slot = slots_[pick.slot];
-      __builtin_prefetch(slot.data);
-      __builtin_prefetch(slot.data + 64);
-    }
-    // Counted as each copy is emitted: an item picked twice in one call
-    // says n - 1, then n ("this time included", replay.proto).
-    for (const Selection& pick : picks_) {
-      ++slots_[pick.slot].times_sampled;
-      Emit(pick, sink);
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<PriorityUpdateResult> Table::UpdatePriorities(

@@ -23,6 +23,9 @@
 // Thread-safe. Insert and Sample may wait on the rate limiter (releasing
 // the lock) until their deadline; Cancel() wakes them for shutdown. No
 // method does I/O or calls out while holding mu_.
+//
+// Implemented in table.cc (storage, inserts, priorities), table_validate.cc
+// (what clients send), table_sample.cc and table_checkpoint.cc.
 #ifndef SHOAL_REPLAY_TABLE_H_
 #define SHOAL_REPLAY_TABLE_H_
 

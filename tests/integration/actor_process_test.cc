@@ -14,11 +14,6 @@
 //   table items <= actor items_acked, and
 //   actor items_acked - table items <= what can be acked in the few
 //   milliseconds between the Checkpoint reply and the kill.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -50,7 +45,11 @@
 #include "learner/learner_service.h"
 #include "learner/parameter_store.h"
 #include "replay/client/shard_process.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace shoal {
 namespace {
