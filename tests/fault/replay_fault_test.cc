@@ -461,10 +461,7 @@ struct SlowClientShard {
 TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
   SlowClientShard shard;
   ASSERT_NO_FATAL_FAILURE(shard.Start("fault-slow-", /*ids=*/20000));
-  ReplayProcess& replay = shard.replay;
-  auto& stub = shard.stub;
-  auto& writer = shard.writer;
-  int64_t& next_id = shard.next_id;
+  auto& [replay, stub, writer, next_id] = shard;
   const int64_t rss_before = ResidentBytes(replay.process->pid());
 
   const Probe baseline =
@@ -545,10 +542,7 @@ TEST(ReplayFaultTest, ClientsThatNeverReadOrStallMidMessageHangAlone) {
 TEST(ReplayFaultTest, SamplersOfLargeItemsThatNeverReadPinBoundedMemory) {
   SlowClientShard shard;
   ASSERT_NO_FATAL_FAILURE(shard.Start("fault-slow-large-", /*ids=*/1000));
-  ReplayProcess& replay = shard.replay;
-  auto& stub = shard.stub;
-  auto& writer = shard.writer;
-  int64_t& next_id = shard.next_id;
+  auto& [replay, stub, writer, next_id] = shard;
   {
     grpc::ClientContext context;
     auto stream = stub->InsertStream(&context);
