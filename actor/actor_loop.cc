@@ -63,8 +63,11 @@ absl::Status ValidateActorConfig(const ExperimentConfig& config) {
   return MakePolicy(config, EnvShapeOf(env->spec())).status();
 }
 
+// The actor's Prometheus series. The eval_* gauges exist only in an
+// evaluation actor: a training actor exporting an eval return of 0 would be
+// a lie on a dashboard.
 struct ActorLoop::Metrics {
-  explicit Metrics(prometheus::Registry& r)
+  Metrics(prometheus::Registry& r, bool eval)
       : env_steps(prometheus::BuildCounter()
                       .Name("shoal_actor_env_steps_total")
                       .Help("Env steps taken (resets not counted).")
@@ -97,12 +100,15 @@ struct ActorLoop::Metrics {
                             "Replay streams reopened.")),
         failovers(AddGauge(r, "shoal_actor_replay_failovers",
                            "Replay shard changes.")),
-        eval_return(AddGauge(r, "shoal_actor_eval_return",
-                             "Eval actors: mean return of the last round")),
-        eval_rounds(AddGauge(r, "shoal_actor_eval_rounds",
-                             "Eval actors: rounds completed")),
-        eval_version(AddGauge(r, "shoal_actor_eval_policy_version",
-                              "Eval actors: policy version of the last round")),
+        eval_return(eval ? &AddGauge(r, "shoal_actor_eval_return",
+                                     "Mean return of the last eval round.")
+                         : nullptr),
+        eval_rounds(eval ? &AddGauge(r, "shoal_actor_eval_rounds",
+                                     "Eval rounds completed.")
+                         : nullptr),
+        eval_version(eval ? &AddGauge(r, "shoal_actor_eval_policy_version",
+                                      "Policy version of the last eval round.")
+                          : nullptr),
         rejected_versions(AddGauge(r, "shoal_actor_rejected_parameter_versions",
                                    "Parameter versions refused.")) {}
 
@@ -119,9 +125,10 @@ struct ActorLoop::Metrics {
   prometheus::Gauge& unacked_bytes;
   prometheus::Gauge& reconnects;
   prometheus::Gauge& failovers;
-  prometheus::Gauge& eval_return;
-  prometheus::Gauge& eval_rounds;
-  prometheus::Gauge& eval_version;
+  // Evaluation actors only; null otherwise.
+  prometheus::Gauge* const eval_return;
+  prometheus::Gauge* const eval_rounds;
+  prometheus::Gauge* const eval_version;
   prometheus::Gauge& rejected_versions;
   int64_t steps_at_last = 0;
 };
@@ -186,7 +193,7 @@ absl::StatusOr<std::unique_ptr<ActorLoop>> ActorLoop::Create(
       PolicyRunner::Create(config, spec, runner_options,
                            absl::MakeConstSpan(loop->observations_)));
   if (options.registry != nullptr) {
-    loop->metrics_ = std::make_unique<Metrics>(*options.registry);
+    loop->metrics_ = std::make_unique<Metrics>(*options.registry, options.eval);
   }
   return loop;
 }
@@ -378,10 +385,10 @@ absl::Status ActorLoop::FinishEvalRound(absl::Time round_start) {
       "eval round {}: mean_return {:.2f} over {} episodes, policy "
       "version {}",
       round, mean, eval_round_->episodes(), eval_round_->version());
-  if (metrics_ != nullptr) {
-    metrics_->eval_return.Set(mean);
-    metrics_->eval_rounds.Set(static_cast<double>(round));
-    metrics_->eval_version.Set(static_cast<double>(eval_round_->version()));
+  if (metrics_ != nullptr && metrics_->eval_return != nullptr) {
+    metrics_->eval_return->Set(mean);
+    metrics_->eval_rounds->Set(static_cast<double>(round));
+    metrics_->eval_version->Set(static_cast<double>(eval_round_->version()));
   }
   SendEpisodes();
   const absl::Time next = round_start + options_.eval_every;

@@ -36,6 +36,14 @@ ExperimentConfig MakeConfig() {
   return config;
 }
 
+// Whether `registry` has a metric family named `name`.
+bool HasFamily(prometheus::Registry& registry, const std::string& name) {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name == name) return true;
+  }
+  return false;
+}
+
 TEST(ActorLoopTest, RunsToMaxEnvStepsAndEveryItemReachesTheTable) {
   const ExperimentConfig config = MakeConfig();
   ReplayServerOptions shard_options;
@@ -66,6 +74,9 @@ TEST(ActorLoopTest, RunsToMaxEnvStepsAndEveryItemReachesTheTable) {
   EXPECT_EQ((*shard)->table("transitions")->Info().size(),
             stats.items_appended);
   EXPECT_FALSE(registry.Collect().empty());
+  // A training actor exports no eval_* series (no fake eval return of 0).
+  EXPECT_FALSE(HasFamily(registry, "shoal_actor_eval_return"));
+  EXPECT_FALSE(HasFamily(registry, "shoal_actor_eval_rounds"));
 }
 
 TEST(ActorLoopTest, EvalLoopNeedsNoWriterAndCountsEpisodes) {
@@ -80,9 +91,11 @@ TEST(ActorLoopTest, EvalLoopNeedsNoWriterAndCountsEpisodes) {
 }
 
 TEST(ActorLoopTest, EvalLoopRunsRoundsOfOneEpisodePerEnv) {
+  prometheus::Registry registry;
   ActorLoopOptions options;
   options.eval = true;
   options.max_env_steps = 5000;
+  options.registry = &registry;
   ExperimentConfig config = MakeConfig();
   const int64_t k = config.actor.num_envs;
   auto loop = ActorLoop::Create(config, options);
@@ -95,6 +108,8 @@ TEST(ActorLoopTest, EvalLoopRunsRoundsOfOneEpisodePerEnv) {
   EXPECT_LT(stats.episodes, (stats.eval_rounds + 1) * k);
   // Cartpole pays 1 per step and lasts at least 8 steps.
   EXPECT_GE(stats.eval_return, 8.0);
+  EXPECT_TRUE(HasFamily(registry, "shoal_actor_eval_return"));
+  EXPECT_TRUE(HasFamily(registry, "shoal_actor_eval_policy_version"));
 }
 
 TEST(ActorLoopTest, TableSignatureThatDoesNotFitTheEnvIsRefused) {
