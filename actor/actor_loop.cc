@@ -14,6 +14,7 @@
 #include "actor/envs/env_factory.h"
 #include "common/grpc_channel.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/torch/networks.h"
 
@@ -22,6 +23,16 @@ namespace {
 
 // Writer stats and steps/s are refreshed this often.
 constexpr absl::Duration kMetricsEvery = absl::Seconds(1);
+
+prometheus::Counter& AddCounter(prometheus::Registry& registry,
+                                const std::string& name,
+                                const std::string& help) {
+  return prometheus::BuildCounter()
+      .Name(name)
+      .Help(help)
+      .Register(registry)
+      .Add({});
+}
 
 prometheus::Gauge& AddGauge(prometheus::Registry& registry,
                             const std::string& name, const std::string& help) {
@@ -84,52 +95,53 @@ struct ActorLoop::Metrics {
                              "Mean return of the last reported episodes.")),
         policy_version(AddGauge(r, "shoal_actor_policy_version",
                                 "Version of the policy acting now.")),
-        items_sent(AddGauge(r, "shoal_actor_items_sent",
-                            "Items appended to the replay writer.")),
-        items_acked(AddGauge(r, "shoal_actor_items_acked",
-                             "Items acknowledged by replay.")),
-        items_rejected(AddGauge(r, "shoal_actor_items_rejected",
-                                "Items refused by replay.")),
-        items_resent(AddGauge(r, "shoal_actor_items_resent",
-                              "Items written again after a reconnect.")),
+        items_sent(AddCounter(r, "shoal_actor_items_sent_total",
+                              "Items appended to the replay writer.")),
+        items_acked(AddCounter(r, "shoal_actor_items_acked_total",
+                               "Items acknowledged by replay.")),
+        items_rejected(AddCounter(r, "shoal_actor_items_rejected_total",
+                                  "Items refused by replay.")),
+        items_resent(AddCounter(r, "shoal_actor_items_resent_total",
+                                "Items written again after a reconnect.")),
         unacked_items(AddGauge(r, "shoal_actor_unacked_items",
                                "Items kept for resending.")),
         unacked_bytes(AddGauge(r, "shoal_actor_unacked_bytes",
                                "Bytes kept for resending.")),
-        reconnects(AddGauge(r, "shoal_actor_replay_reconnects",
-                            "Replay streams reopened.")),
-        failovers(AddGauge(r, "shoal_actor_replay_failovers",
-                           "Replay shard changes.")),
+        reconnects(AddCounter(r, "shoal_actor_replay_reconnects_total",
+                              "Replay streams reopened.")),
+        failovers(AddCounter(r, "shoal_actor_replay_failovers_total",
+                             "Replay shard changes.")),
         eval_return(eval ? &AddGauge(r, "shoal_actor_eval_return",
                                      "Mean return of the last eval round.")
                          : nullptr),
-        eval_rounds(eval ? &AddGauge(r, "shoal_actor_eval_rounds",
-                                     "Eval rounds completed.")
+        eval_rounds(eval ? &AddCounter(r, "shoal_actor_eval_rounds_total",
+                                       "Eval rounds completed.")
                          : nullptr),
         eval_version(eval ? &AddGauge(r, "shoal_actor_eval_policy_version",
                                       "Policy version of the last eval round.")
                           : nullptr),
-        rejected_versions(AddGauge(r, "shoal_actor_rejected_parameter_versions",
-                                   "Parameter versions refused.")) {}
+        rejected_versions(
+            AddCounter(r, "shoal_actor_rejected_parameter_versions_total",
+                       "Parameter versions refused.")) {}
 
   prometheus::Counter& env_steps;
   prometheus::Counter& episodes;
   prometheus::Gauge& steps_per_second;
   prometheus::Gauge& mean_return;
   prometheus::Gauge& policy_version;
-  prometheus::Gauge& items_sent;
-  prometheus::Gauge& items_acked;
-  prometheus::Gauge& items_rejected;
-  prometheus::Gauge& items_resent;
+  prometheus::Counter& items_sent;
+  prometheus::Counter& items_acked;
+  prometheus::Counter& items_rejected;
+  prometheus::Counter& items_resent;
   prometheus::Gauge& unacked_items;
   prometheus::Gauge& unacked_bytes;
-  prometheus::Gauge& reconnects;
-  prometheus::Gauge& failovers;
+  prometheus::Counter& reconnects;
+  prometheus::Counter& failovers;
   // Evaluation actors only; null otherwise.
   prometheus::Gauge* const eval_return;
-  prometheus::Gauge* const eval_rounds;
+  prometheus::Counter* const eval_rounds;
   prometheus::Gauge* const eval_version;
-  prometheus::Gauge& rejected_versions;
+  prometheus::Counter& rejected_versions;
   int64_t steps_at_last = 0;
 };
 
@@ -387,7 +399,7 @@ absl::Status ActorLoop::FinishEvalRound(absl::Time round_start) {
       round, mean, eval_round_->episodes(), eval_round_->version());
   if (metrics_ != nullptr && metrics_->eval_return != nullptr) {
     metrics_->eval_return->Set(mean);
-    metrics_->eval_rounds->Set(static_cast<double>(round));
+    AdvanceCounterTo(*metrics_->eval_rounds, static_cast<double>(round));
     metrics_->eval_version->Set(static_cast<double>(eval_round_->version()));
   }
   SendEpisodes();
@@ -414,18 +426,23 @@ void ActorLoop::Tick(absl::Time now, bool force) {
           static_cast<double>(steps - metrics_->steps_at_last) / seconds);
     }
     metrics_->steps_at_last = steps;
-    metrics_->rejected_versions.Set(
+    AdvanceCounterTo(
+        metrics_->rejected_versions,
         static_cast<double>(runner_->rejected_parameter_versions()));
     if (options_.writer != nullptr) {
       const ReplayWriterStats w = options_.writer->stats();
-      metrics_->items_sent.Set(static_cast<double>(w.items_appended));
-      metrics_->items_acked.Set(static_cast<double>(w.items_acked));
-      metrics_->items_rejected.Set(static_cast<double>(w.items_rejected));
-      metrics_->items_resent.Set(static_cast<double>(w.items_resent));
+      AdvanceCounterTo(metrics_->items_sent,
+                       static_cast<double>(w.items_appended));
+      AdvanceCounterTo(metrics_->items_acked,
+                       static_cast<double>(w.items_acked));
+      AdvanceCounterTo(metrics_->items_rejected,
+                       static_cast<double>(w.items_rejected));
+      AdvanceCounterTo(metrics_->items_resent,
+                       static_cast<double>(w.items_resent));
       metrics_->unacked_items.Set(static_cast<double>(w.unacked_items));
       metrics_->unacked_bytes.Set(static_cast<double>(w.unacked_bytes));
-      metrics_->reconnects.Set(static_cast<double>(w.reconnects));
-      metrics_->failovers.Set(static_cast<double>(w.failovers));
+      AdvanceCounterTo(metrics_->reconnects, static_cast<double>(w.reconnects));
+      AdvanceCounterTo(metrics_->failovers, static_cast<double>(w.failovers));
     }
   }
   last_metrics_ = now;

@@ -1,6 +1,7 @@
 #include "actor/actor_loop.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -36,10 +37,11 @@ ExperimentConfig MakeConfig() {
   return config;
 }
 
-// Whether `registry` has a metric family named `name`.
-bool HasFamily(prometheus::Registry& registry, const std::string& name) {
+// Whether `registry` has a metric family named `name`, of `type` if given.
+bool HasFamily(prometheus::Registry& registry, const std::string& name,
+               std::optional<prometheus::MetricType> type = std::nullopt) {
   for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name == name) return true;
+    if (family.name == name) return !type.has_value() || family.type == *type;
   }
   return false;
 }
@@ -74,9 +76,19 @@ TEST(ActorLoopTest, RunsToMaxEnvStepsAndEveryItemReachesTheTable) {
   EXPECT_EQ((*shard)->table("transitions")->Info().size(),
             stats.items_appended);
   EXPECT_FALSE(registry.Collect().empty());
+  // Monotonic counts are counters named _total (Prometheus's naming
+  // practice), whatever keeps the count.
+  for (const char* name :
+       {"shoal_actor_env_steps_total", "shoal_actor_items_sent_total",
+        "shoal_actor_items_acked_total", "shoal_actor_items_resent_total",
+        "shoal_actor_replay_reconnects_total",
+        "shoal_actor_replay_failovers_total"}) {
+    EXPECT_TRUE(HasFamily(registry, name, prometheus::MetricType::Counter))
+        << name;
+  }
   // A training actor exports no eval_* series (no fake eval return of 0).
   EXPECT_FALSE(HasFamily(registry, "shoal_actor_eval_return"));
-  EXPECT_FALSE(HasFamily(registry, "shoal_actor_eval_rounds"));
+  EXPECT_FALSE(HasFamily(registry, "shoal_actor_eval_rounds_total"));
 }
 
 TEST(ActorLoopTest, EvalLoopNeedsNoWriterAndCountsEpisodes) {

@@ -9,7 +9,6 @@
 #include "prometheus/text_serializer.h"
 
 #include "common/process_metrics.h"
-
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,6 +16,11 @@
 #include <unistd.h>
 
 namespace shoal {
+
+void AdvanceCounterTo(prometheus::Counter& counter, double total) {
+  const double by = total - counter.Value();
+  if (by > 0) counter.Increment(by);
+}
 namespace {
 
 constexpr int kPollMs = 200;

@@ -35,9 +35,16 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
 namespace shoal {
+
+// Raises `counter` to `total`, a count kept elsewhere (a writer's acked
+// items, the learner's step); a lower total is ignored, since a counter
+// only grows. Prometheus's rate() sees a restarted process's counter
+// start again as a reset.
+void AdvanceCounterTo(prometheus::Counter& counter, double total);
 
 class MetricsServer {
  public:

@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "torch/torch.h"
 
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/torch/tensor_torch.h"
 
@@ -36,8 +38,8 @@ struct Trainer::Interval {
 
 struct Trainer::Gauges {
   explicit Gauges(prometheus::Registry& registry)
-      : steps(prometheus::BuildGauge()
-                  .Name("shoal_learner_steps")
+      : steps(prometheus::BuildCounter()
+                  .Name("shoal_learner_steps_total")
                   .Help("Gradient steps taken.")
                   .Register(registry)
                   .Add({})),
@@ -53,7 +55,7 @@ struct Trainer::Gauges {
                                .Register(registry)
                                .Add({})),
         data_wait(prometheus::BuildGauge()
-                      .Name("shoal_learner_data_wait_fraction")
+                      .Name("shoal_learner_data_wait_ratio")
                       .Help("Fraction of wall time the train loop waited "
                             "for batches, last logging interval.")
                       .Register(registry)
@@ -71,7 +73,7 @@ struct Trainer::Gauges {
                         .Register(registry)
                         .Add({})) {}
 
-  prometheus::Gauge& steps;
+  prometheus::Counter& steps;
   prometheus::Gauge& version;
   prometheus::Gauge& updates_per_second;
   prometheus::Gauge& data_wait;
@@ -123,8 +125,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   if (trainer->options_.registry != nullptr) {
     trainer->gauges_ = std::make_unique<Gauges>(*trainer->options_.registry);
     // A restored learner shows its step at once, not 0 until it trains.
-    trainer->gauges_->steps.Set(
-        static_cast<double>(trainer->algorithm_->step()));
+    AdvanceCounterTo(trainer->gauges_->steps,
+                     static_cast<double>(trainer->algorithm_->step()));
     trainer->gauges_->version.Set(static_cast<double>(version));
   }
   return trainer;
@@ -289,7 +291,9 @@ absl::Status Trainer::Step(BatchPipeline::Lease lease) {
   ++interval_->batches;
   for (const auto& [name, value] : result.scalars)
     interval_->sums[name] += value;
-  if (gauges_ != nullptr) gauges_->steps.Set(static_cast<double>(step_.load()));
+  if (gauges_ != nullptr) {
+    AdvanceCounterTo(gauges_->steps, static_cast<double>(step_.load()));
+  }
   return absl::OkStatus();
 }
 

@@ -111,14 +111,14 @@ RunSnapshot RunMonitor::Observe(const ClusterMetrics& metrics, absl::Time now) {
   }
   if (metrics.learner.has_value()) {
     const MetricSamples& l = *metrics.learner;
-    s.learner_steps = static_cast<int64_t>(l.Get("shoal_learner_steps"));
+    s.learner_steps = static_cast<int64_t>(l.Get("shoal_learner_steps_total"));
     s.policy_lag_mean = l.Get("shoal_learner_policy_lag{stat=\"mean\"}");
     s.policy_lag_max = l.Get("shoal_learner_policy_lag{stat=\"max\"}");
     s.replay_size = static_cast<int64_t>(l.Get("shoal_learner_replay_size"));
   }
   if (metrics.eval.has_value()) {
-    const int64_t rounds =
-        static_cast<int64_t>(metrics.eval->Get("shoal_actor_eval_rounds"));
+    const int64_t rounds = static_cast<int64_t>(
+        metrics.eval->Get("shoal_actor_eval_rounds_total"));
     if (rounds > last_.eval_rounds) {
       s.eval_rounds = rounds;
       s.eval_return = metrics.eval->Get("shoal_actor_eval_return");

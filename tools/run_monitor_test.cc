@@ -19,7 +19,7 @@ MetricSamples Actor(int64_t env_steps) {
 }
 
 MetricSamples Eval(int64_t rounds, double mean_return) {
-  return ParseMetricsText(absl::StrCat("shoal_actor_eval_rounds ", rounds,
+  return ParseMetricsText(absl::StrCat("shoal_actor_eval_rounds_total ", rounds,
                                        "\nshoal_actor_eval_return ",
                                        mean_return, "\n"));
 }

@@ -44,7 +44,7 @@ using fault::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr char kTable[] = "transitions";
-constexpr char kSteps[] = "shoal_learner_steps";
+constexpr char kSteps[] = "shoal_learner_steps_total";
 constexpr char kVersion[] = "shoal_learner_parameter_version";
 constexpr char kActorVersion[] = "shoal_actor_policy_version";
 constexpr char kEnvSteps[] = "shoal_actor_env_steps_total";
@@ -218,23 +218,25 @@ TEST(ClusterFaultTest, KilledShardReloadsItsCheckpointAndAckedItemsStayOnce) {
 
   // The run goes on: learner and writers make progress, nobody died.
   const double acked_after_restart =
-      SumMetric(cluster, "actor-", "shoal_actor_items_acked");
+      SumMetric(cluster, "actor-", "shoal_actor_items_acked_total");
   EXPECT_TRUE(
       LearnerKeepsStepping(cluster, absl::Seconds(6), absl::Seconds(2), &trace))
       << trace;
-  EXPECT_GT(SumMetric(cluster, "actor-", "shoal_actor_items_acked"),
+  EXPECT_GT(SumMetric(cluster, "actor-", "shoal_actor_items_acked_total"),
             acked_after_restart);
   EXPECT_EQ(DeadChildren(cluster), "");
-  EXPECT_GE(SumMetric(cluster, "actor-", "shoal_actor_replay_reconnects") +
-                SumMetric(cluster, "actor-", "shoal_actor_replay_failovers"),
-            1);
+  EXPECT_GE(
+      SumMetric(cluster, "actor-", "shoal_actor_replay_reconnects_total") +
+          SumMetric(cluster, "actor-", "shoal_actor_replay_failovers_total"),
+      1);
   const double resent =
-      SumMetric(cluster, "actor-", "shoal_actor_items_resent");
+      SumMetric(cluster, "actor-", "shoal_actor_items_resent_total");
   const double duplicates =
       SumMetric(cluster, "replay-", "shoal_replay_duplicate_items_total");
   const double failovers =
-      SumMetric(cluster, "actor-", "shoal_actor_replay_failovers");
-  EXPECT_EQ(SumMetric(cluster, "actor-", "shoal_actor_items_rejected"), 0);
+      SumMetric(cluster, "actor-", "shoal_actor_replay_failovers_total");
+  EXPECT_EQ(SumMetric(cluster, "actor-", "shoal_actor_items_rejected_total"),
+            0);
 
   // Clean stop: actors flush, shards write final checkpoints.
   StopCleanly(cluster);
@@ -301,7 +303,8 @@ TEST(ClusterFaultTest, ReplacedActorTakesCurrentWeightsAndItsItemsAreStored) {
   ASSERT_TRUE(WaitFor(
       [&] {
         return Metric(cluster, "learner", kVersion) >= 2 &&
-               Metric(cluster, "actor-1", "shoal_actor_items_acked") > 500;
+               Metric(cluster, "actor-1", "shoal_actor_items_acked_total") >
+                   500;
       },
       absl::Seconds(60)))
       << Logs(cluster);
@@ -333,9 +336,9 @@ TEST(ClusterFaultTest, ReplacedActorTakesCurrentWeightsAndItsItemsAreStored) {
 
   // The new incarnation's items: acknowledged and stored, not dropped.
   const double new_acked =
-      Metric(cluster, "actor-1", "shoal_actor_items_acked");
+      Metric(cluster, "actor-1", "shoal_actor_items_acked_total");
   const double resent =
-      SumMetric(cluster, "actor-", "shoal_actor_items_resent");
+      SumMetric(cluster, "actor-", "shoal_actor_items_resent_total");
   const double duplicates =
       SumMetric(cluster, "replay-", "shoal_replay_duplicate_items_total") -
       duplicates_before;
@@ -432,7 +435,7 @@ TEST(ClusterFaultTest, RestartedLearnerResumesFromItsCheckpoint) {
   EXPECT_LE(restored_steps[0], steps_before);
   EXPECT_GT(restored_versions[0], 1);
   EXPECT_LE(restored_versions[0], version_before);
-  // shoal_learner_steps reads 0 until the restarted learner's first step
+  // shoal_learner_steps_total reads 0 until the restarted learner's first step
   // (the gauge is set per step, not at restore); then it goes on from the
   // restored step.
   const double first_steps_reading = Metric(cluster, "learner", kSteps);

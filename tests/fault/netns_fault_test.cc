@@ -287,7 +287,7 @@ TEST(NetnsFaultTest, ActorCutOffForTenSecondsBuffersWithinBoundAndCarriesOn) {
   };
   auto learner_steps = [&] {
     return MetricAt(lab.Ip(2), learner_process->metrics_port,
-                    "shoal_learner_steps");
+                    "shoal_learner_steps_total");
   };
   auto sum_actors = [&](absl::string_view series) {
     double sum = 0;
@@ -318,7 +318,7 @@ TEST(NetnsFaultTest, ActorCutOffForTenSecondsBuffersWithinBoundAndCarriesOn) {
   ASSERT_TRUE(WaitFor(
       [&] {
         return learner_steps() > 100 &&
-               actor0("shoal_actor_items_acked") > 1000;
+               actor0("shoal_actor_items_acked_total") > 1000;
       },
       absl::Seconds(60)))
       << everyone_runs() << "\n"
@@ -326,9 +326,10 @@ TEST(NetnsFaultTest, ActorCutOffForTenSecondsBuffersWithinBoundAndCarriesOn) {
 
   const double max_unacked =
       262144;  // cartpole_dqn.yaml actor.max_unacked_bytes
-  const double acked_before = actor0("shoal_actor_items_acked");
-  const double resent_before = actor0("shoal_actor_items_resent");
-  const double reconnects_before = actor0("shoal_actor_replay_reconnects");
+  const double acked_before = actor0("shoal_actor_items_acked_total");
+  const double resent_before = actor0("shoal_actor_items_resent_total");
+  const double reconnects_before =
+      actor0("shoal_actor_replay_reconnects_total");
   const double steps_before = learner_steps();
   ASSERT_TRUE(lab.Cut(3).ok());
   const absl::Time cut = absl::Now();
@@ -344,7 +345,7 @@ TEST(NetnsFaultTest, ActorCutOffForTenSecondsBuffersWithinBoundAndCarriesOn) {
     }
   }
   const double env_steps_end = actor0("shoal_actor_env_steps_total");
-  acked_at_heal = actor0("shoal_actor_items_acked");
+  acked_at_heal = actor0("shoal_actor_items_acked_total");
   const double steps_at_heal = learner_steps();
   ASSERT_TRUE(lab.Heal(3).ok());
   const absl::Time healed = absl::Now();
@@ -361,22 +362,23 @@ TEST(NetnsFaultTest, ActorCutOffForTenSecondsBuffersWithinBoundAndCarriesOn) {
   // Back: acks flow again and it steps on.
   EXPECT_TRUE(WaitFor(
       [&] {
-        return actor0("shoal_actor_items_acked") > acked_at_heal + 1000 &&
+        return actor0("shoal_actor_items_acked_total") > acked_at_heal + 1000 &&
                actor0("shoal_actor_env_steps_total") > env_steps_end + 100;
       },
       absl::Seconds(30)))
       << actors[0].process->LogTail();
   const absl::Duration to_recover = absl::Now() - healed;
-  const double resent = actor0("shoal_actor_items_resent") - resent_before;
+  const double resent =
+      actor0("shoal_actor_items_resent_total") - resent_before;
   const double reconnects =
-      actor0("shoal_actor_replay_reconnects") - reconnects_before;
+      actor0("shoal_actor_replay_reconnects_total") - reconnects_before;
   if (reconnects > 0) {
     EXPECT_GT(resent, 0);
   }
-  EXPECT_GT(actor0("shoal_actor_items_acked"), acked_before);
+  EXPECT_GT(actor0("shoal_actor_items_acked_total"), acked_before);
   EXPECT_LE(sum_shards("shoal_replay_duplicate_items_total"),
-            sum_actors("shoal_actor_items_resent"));
-  EXPECT_EQ(sum_actors("shoal_actor_items_rejected"), 0);
+            sum_actors("shoal_actor_items_resent_total"));
+  EXPECT_EQ(sum_actors("shoal_actor_items_rejected_total"), 0);
   EXPECT_EQ(everyone_runs(), "");
   std::printf(
       "[ fault    ] netns cut 10 s: max unacked %.0f of %.0f bytes, "
