@@ -86,8 +86,8 @@ struct Episode {
 // The repository's recordings, then $SHOAL_REFERENCE_DIR's if set.
 std::vector<fs::path> ReferenceDirs() {
   const char* src = std::getenv("SHOAL_SOURCE_DIR");
-  std::vector<fs::path> dirs = {fs::path(src != nullptr ? src : ".") /
-                                "actor" / "envs" / "testdata" / "reference"};
+  std::vector<fs::path> dirs = {fs::path(src != nullptr ? src : ".") / "actor" /
+                                "envs" / "testdata" / "reference"};
   if (const char* extra = std::getenv("SHOAL_REFERENCE_DIR")) {
     dirs.push_back(extra);
   }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A checkout with nothing beside it: copies what a clone of this tree holds
 # (git's tracked files and the untracked ones it does not ignore, as in the
-# working tree) into a fresh temporary directory with no shared/ next to it,
+# working tree) into a fresh temporary directory with nothing next to it,
 # and runs the env conformance test against that copy. Then checks that no
-# file of the tree names the project machines' ../shared directory, which a
-# user's clone does not have.
+# file of the tree names the project machines' data directory beside the
+# checkout ($BESIDE below), which a user's clone does not have.
 #
 #   self_contained_test.sh SOURCE_DIR CONFORMANCE_TEST_BINARY
 set -euo pipefail
+# The directory the project's own machines keep beside a checkout.
+BESIDE=shared
 src=$1
 conformance=$2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shoal-clone.XXXXXX")
@@ -24,7 +26,6 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else
   cp -r . "$clone"
 fi
-[ ! -e "$tmp/shared" ] || { echo "self_contained_test: $tmp/shared exists" >&2; exit 1; }
 
 out=$tmp/conformance.out
 if ! env -u SHOAL_REFERENCE_DIR SHOAL_SOURCE_DIR="$clone" "$conformance" >"$out" 2>&1; then
@@ -40,9 +41,10 @@ if [ "$recordings" -lt 6 ]; then
 fi
 
 cd "$clone"
-if names=$(grep -rlI -e '\.\./shared' -e 'shared/reference' -e 'shared/notes' \
-             --exclude=self_contained_test.sh . ); then
-  echo "self_contained_test: these files name ../shared, which a clone lacks:" >&2
+if names=$(grep -rlI -e "\.\./$BESIDE" -e "$BESIDE/reference" \
+             -e "$BESIDE/notes" . ); then
+  echo "self_contained_test: these files name the directory beside the" \
+       "checkout, which a clone lacks:" >&2
   echo "$names" >&2
   exit 1
 fi
