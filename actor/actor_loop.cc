@@ -89,8 +89,6 @@ struct ActorLoop::Metrics {
                      .Help("Episodes finished.")
                      .Register(r)
                      .Add({})),
-        steps_per_second(AddGauge(r, "shoal_actor_env_steps_per_second",
-                                  "Env steps per second, last second.")),
         mean_return(AddGauge(r, "shoal_actor_mean_episode_return",
                              "Mean return of the last reported episodes.")),
         policy_version(AddGauge(r, "shoal_actor_policy_version",
@@ -122,11 +120,17 @@ struct ActorLoop::Metrics {
                           : nullptr),
         rejected_versions(
             AddCounter(r, "shoal_actor_rejected_parameter_versions_total",
-                       "Parameter versions refused.")) {}
+                       "Parameter versions refused.")),
+        parameter_age(prometheus::BuildHistogram()
+                          .Name("shoal_actor_parameter_age_seconds")
+                          .Help("From the learner publishing a parameter "
+                                "version to this actor first acting with it "
+                                "(clock skew between hosts included).")
+                          .Register(r)
+                          .Add({}, LatencyBuckets())) {}
 
   prometheus::Counter& env_steps;
   prometheus::Counter& episodes;
-  prometheus::Gauge& steps_per_second;
   prometheus::Gauge& mean_return;
   prometheus::Gauge& policy_version;
   prometheus::Counter& items_sent;
@@ -142,7 +146,7 @@ struct ActorLoop::Metrics {
   prometheus::Counter* const eval_rounds;
   prometheus::Gauge* const eval_version;
   prometheus::Counter& rejected_versions;
-  int64_t steps_at_last = 0;
+  prometheus::Histogram& parameter_age;
 };
 
 absl::StatusOr<std::unique_ptr<ActorLoop>> ActorLoop::Create(
@@ -269,6 +273,11 @@ absl::Status ActorLoop::Step() {
     policy_version_.store(version);
     if (metrics_ != nullptr) {
       metrics_->policy_version.Set(static_cast<double>(version));
+      const absl::Time published = runner_->acting_published();
+      if (published != absl::InfinitePast()) {
+        metrics_->parameter_age.Observe(
+            std::max(0.0, absl::ToDoubleSeconds(now - published)));
+      }
     }
   }
   if (round_starting_) {
@@ -420,12 +429,6 @@ void ActorLoop::Tick(absl::Time now, bool force) {
     SendEpisodes();
   }
   if (metrics_ != nullptr) {
-    const double seconds = absl::ToDoubleSeconds(now - last_metrics_);
-    if (seconds > 0) {
-      metrics_->steps_per_second.Set(
-          static_cast<double>(steps - metrics_->steps_at_last) / seconds);
-    }
-    metrics_->steps_at_last = steps;
     AdvanceCounterTo(
         metrics_->rejected_versions,
         static_cast<double>(runner_->rejected_parameter_versions()));

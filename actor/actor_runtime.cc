@@ -45,8 +45,9 @@ absl::StatusOr<std::unique_ptr<ActorRuntime>> ActorRuntime::Start(
     SHOAL_ASSIGN_OR_RETURN(
         r->watcher_,
         ParameterWatcher::Create(
-            options, [runner](std::shared_ptr<const v1::Parameters> params) {
-              runner->OnParameters(std::move(params));
+            options, [runner](std::shared_ptr<const v1::Parameters> params,
+                              absl::Time published) {
+              runner->OnParameters(std::move(params), published);
             }));
   } else {
     spdlog::warn("no learner address: acting with the initial policy only");

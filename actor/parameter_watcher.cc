@@ -86,6 +86,9 @@ class ParameterWatcher::WatchCall final
             ", total_bytes ", c.total_bytes(), " (limit ", max_bytes_, ")"));
       }
       version_ = c.version();
+      published_ = c.published_unix_ms() > 0
+                       ? absl::FromUnixMillis(c.published_unix_ms())
+                       : absl::InfinitePast();
       num_chunks_ = c.num_chunks();
       total_bytes_ = c.total_bytes();
       bytes_.clear();
@@ -112,7 +115,7 @@ class ParameterWatcher::WatchCall final
     }
     next_index_ = 0;
     have_version_ = version_;
-    watcher_->OnVersion(version_, std::move(bytes_));
+    watcher_->OnVersion(version_, std::move(bytes_), published_);
     bytes_ = std::string();
     return absl::OkStatus();
   }
@@ -129,6 +132,7 @@ class ParameterWatcher::WatchCall final
   const absl::Time started_;
   bool got_data_ = false;
   int64_t version_ = 0;
+  absl::Time published_ = absl::InfinitePast();  // version_'s
   int32_t next_index_ = 0;
   int32_t num_chunks_ = 0;
   int64_t total_bytes_ = 0;
@@ -195,11 +199,13 @@ ParameterWatcherStats ParameterWatcher::stats() const {
   return stats_;
 }
 
-void ParameterWatcher::OnVersion(int64_t version, std::string bytes) {
+void ParameterWatcher::OnVersion(int64_t version, std::string bytes,
+                                 absl::Time published) {
   absl::MutexLock lock(&mu_);
   if (pending_version_ != 0) ++stats_.versions_skipped;
   pending_version_ = version;
   pending_bytes_ = std::move(bytes);
+  pending_published_ = published;
   have_version_ = std::max(have_version_, version);
   wake_.SignalAll();
 }
@@ -244,10 +250,11 @@ void ParameterWatcher::Loop() {
     if (!stopping_ && pending_version_ != 0) {
       const int64_t version = pending_version_;
       std::string bytes = std::move(pending_bytes_);
+      const absl::Time published = pending_published_;
       pending_version_ = 0;
       pending_bytes_ = std::string();
       mu_.Unlock();
-      Deliver(version, bytes);
+      Deliver(version, bytes, published);
       mu_.Lock();
       continue;
     }
@@ -261,7 +268,8 @@ void ParameterWatcher::Loop() {
   }
 }
 
-void ParameterWatcher::Deliver(int64_t version, const std::string& bytes) {
+void ParameterWatcher::Deliver(int64_t version, const std::string& bytes,
+                               absl::Time published) {
   auto parameters = std::make_shared<v1::Parameters>();
   if (!parameters->ParseFromString(bytes) || parameters->version() != version) {
     const std::string why =
@@ -279,7 +287,7 @@ void ParameterWatcher::Deliver(int64_t version, const std::string& bytes) {
     ++stats_.versions_received;
     stats_.latest_version = version;
   }
-  callback_(std::move(parameters));
+  callback_(std::move(parameters), published);
 }
 
 }  // namespace shoal

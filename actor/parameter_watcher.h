@@ -84,7 +84,10 @@ struct ParameterWatcherStats {
 
 class ParameterWatcher {
  public:
-  using Callback = std::function<void(std::shared_ptr<const v1::Parameters>)>;
+  // Gets each version and when the learner published it (the chunks'
+  // published_unix_ms; InfinitePast when they carry none).
+  using Callback = std::function<void(std::shared_ptr<const v1::Parameters>,
+                                      absl::Time published)>;
 
   // INVALID_ARGUMENT naming the option; channel setup errors (unreadable
   // TLS or token files). Starts connecting in the background.
@@ -111,7 +114,8 @@ class ParameterWatcher {
                    std::shared_ptr<grpc::Channel> channel);
 
   // Called by WatchCall's reactions (gRPC threads).
-  void OnVersion(int64_t version, std::string bytes) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnVersion(int64_t version, std::string bytes, absl::Time published)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void OnMalformed(const absl::Status& why) ABSL_LOCKS_EXCLUDED(mu_);
   void OnCallDone(const grpc::Status& status, bool healthy)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -122,7 +126,7 @@ class ParameterWatcher {
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
   void StartCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Parses and delivers one version; runs without mu_.
-  void Deliver(int64_t version, const std::string& bytes)
+  void Deliver(int64_t version, const std::string& bytes, absl::Time published)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
@@ -145,6 +149,7 @@ class ParameterWatcher {
   // A reassembled version waiting for the thread; version 0 = none.
   int64_t pending_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::string pending_bytes_ ABSL_GUARDED_BY(mu_);
+  absl::Time pending_published_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   ParameterWatcherStats stats_ ABSL_GUARDED_BY(mu_);
 

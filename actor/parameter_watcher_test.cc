@@ -41,6 +41,9 @@ v1::Parameters MakeParameters(int64_t version, int64_t bytes) {
   return p;
 }
 
+// When the fake learner says it published `version`.
+int64_t PublishedUnixMs(int64_t version) { return 1'700'000'000'000 + version; }
+
 // The chunks of `p`, as the learner cuts them.
 std::vector<v1::ParametersChunk> Cut(const v1::Parameters& p) {
   const std::string bytes = p.SerializeAsString();
@@ -53,6 +56,7 @@ std::vector<v1::ParametersChunk> Cut(const v1::Parameters& p) {
     chunks[i].set_chunk_index(i);
     chunks[i].set_num_chunks(n);
     chunks[i].set_total_bytes(total);
+    chunks[i].set_published_unix_ms(PublishedUnixMs(p.version()));
     chunks[i].set_data(bytes.substr(i * kChunkBytes, kChunkBytes));
   }
   return chunks;
@@ -114,11 +118,13 @@ std::unique_ptr<GrpcServer> StartServer(FakeLearner* learner,
 class Received {
  public:
   ParameterWatcher::Callback Callback() {
-    return [this](std::shared_ptr<const v1::Parameters> p) {
-      absl::MutexLock lock(&mu_);
-      versions_.push_back(p->version());
-      times_.push_back(absl::Now());
-    };
+    return
+        [this](std::shared_ptr<const v1::Parameters> p, absl::Time published) {
+          absl::MutexLock lock(&mu_);
+          versions_.push_back(p->version());
+          times_.push_back(absl::Now());
+          published_.push_back(published);
+        };
   }
   // Waits until version `v` arrived; false after `timeout`.
   bool WaitFor(int64_t v, absl::Duration timeout = absl::Seconds(10)) {
@@ -137,11 +143,16 @@ class Received {
     absl::MutexLock lock(&mu_);
     return times_.back();
   }
+  std::vector<absl::Time> published() {
+    absl::MutexLock lock(&mu_);
+    return published_;
+  }
 
  private:
   absl::Mutex mu_;
   std::vector<int64_t> versions_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Time> times_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> published_ ABSL_GUARDED_BY(mu_);
 };
 
 ParameterWatcherOptions MakeOptions(const std::string& address) {
@@ -176,6 +187,11 @@ TEST(ParameterWatcherTest, ReceivesVersionsPublishedAfterItConnects) {
   learner.Publish(2, /*bytes=*/5 << 20);
   ASSERT_TRUE(received.WaitFor(2));
   EXPECT_EQ((*watcher)->latest_version(), 2);
+  // Each version comes with the time its chunks say it was published.
+  EXPECT_EQ(
+      received.published(),
+      (std::vector<absl::Time>{absl::FromUnixMillis(PublishedUnixMs(1)),
+                               absl::FromUnixMillis(PublishedUnixMs(2))}));
   ParameterWatcherStats stats = (*watcher)->stats();
   EXPECT_EQ(stats.versions_received, 2);
   EXPECT_EQ(stats.malformed, 0);
@@ -185,8 +201,9 @@ TEST(ParameterWatcherTest, ReceivesVersionsPublishedAfterItConnects) {
 TEST(ParameterWatcherTest, RejectsBadOptions) {
   ParameterWatcherOptions options = MakeOptions("127.0.0.1:1");
   options.have_version = -1;
-  EXPECT_EQ(ParameterWatcher::Create(options, [](auto) {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ParameterWatcher::Create(options, [](auto, auto) {}).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParameterWatcher::Create(MakeOptions("127.0.0.1:1"), nullptr)
                 .status()
                 .code(),

@@ -129,6 +129,7 @@ absl::StatusOr<int64_t> PolicyRunner::Act(absl::Span<int64_t> discrete_actions,
       absl::MutexLock lock(&mu_);
       old = std::exchange(policy_, next_);
       policy_version_ = next_version_;
+      policy_published_ = next_published_;
       next_.reset();
     }
     initial_ = InitialPolicy::kRandomWeights;
@@ -189,7 +190,8 @@ void PolicyRunner::ActUniform(absl::Span<int64_t> discrete_actions,
   for (float& lp : log_probs) lp = log_prob;
 }
 
-absl::Status PolicyRunner::Load(const v1::Parameters& parameters) {
+absl::Status PolicyRunner::Load(const v1::Parameters& parameters,
+                                absl::Time published) {
   absl::MutexLock load_lock(&load_mu_);
   const int64_t version = parameters.version();
   if (version <= pending_version_.load()) {
@@ -247,14 +249,15 @@ absl::Status PolicyRunner::Load(const v1::Parameters& parameters) {
   absl::MutexLock lock(&mu_);
   next_ = std::move(module);
   next_version_ = version;
+  next_published_ = published;
   pending_version_.store(version, std::memory_order_release);
   return absl::OkStatus();
 }
 
 void PolicyRunner::OnParameters(
-    std::shared_ptr<const v1::Parameters> parameters) {
+    std::shared_ptr<const v1::Parameters> parameters, absl::Time published) {
   if (parameters == nullptr) return;
-  absl::Status loaded = Load(*parameters);
+  absl::Status loaded = Load(*parameters, published);
   if (!loaded.ok()) {
     rejected_.fetch_add(1);
     spdlog::warn("refused parameters (keeping version {}): {}",

@@ -92,20 +92,27 @@ class PolicyRunner {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Loads `parameters` into a fresh module, to be used from the next Act.
-  // INVALID_ARGUMENT naming the tensor when a name, shape or dtype does
-  // not match, or when the version is not above the newest loaded one;
-  // then nothing changes. Slow (builds a module); call off the hot path.
-  absl::Status Load(const v1::Parameters& parameters)
+  // `published` is when the learner published them (InfinitePast when
+  // unknown). INVALID_ARGUMENT naming the tensor when a name, shape or
+  // dtype does not match, or when the version is not above the newest
+  // loaded one; then nothing changes. Slow (builds a module); call off the
+  // hot path.
+  absl::Status Load(const v1::Parameters& parameters,
+                    absl::Time published = absl::InfinitePast())
       ABSL_LOCKS_EXCLUDED(load_mu_, mu_);
 
   // Load for ParameterWatcher's callback: logs and counts a refusal.
-  void OnParameters(std::shared_ptr<const v1::Parameters> parameters)
+  void OnParameters(std::shared_ptr<const v1::Parameters> parameters,
+                    absl::Time published = absl::InfinitePast())
       ABSL_LOCKS_EXCLUDED(load_mu_, mu_);
 
   // The newest version loaded (used from the next Act on); 0 = none.
   int64_t loaded_version() const { return pending_version_.load(); }
   // The version the last Act used.
   int64_t acting_version() const { return acting_version_.load(); }
+  // When the learner published that version (InfinitePast when unknown or
+  // the initial policy). Acting thread only.
+  absl::Time acting_published() const { return policy_published_; }
   // Versions refused by Load.
   int64_t rejected_parameter_versions() const { return rejected_.load(); }
   // The epsilon dqn explores with (0 for eval and other algorithms).
@@ -135,6 +142,7 @@ class PolicyRunner {
   // Acting thread only.
   std::shared_ptr<ActorPolicy> policy_;
   int64_t policy_version_ = 0;
+  absl::Time policy_published_ = absl::InfinitePast();
   // The initial policy until the first weights; kRandomWeights = the
   // network (also after the first weights).
   InitialPolicy initial_;
@@ -151,6 +159,7 @@ class PolicyRunner {
   // The module for pending_version_, waiting for Act to take it.
   std::shared_ptr<ActorPolicy> next_ ABSL_GUARDED_BY(mu_);
   int64_t next_version_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_published_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace shoal

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/text_serializer.h"
 
+#include "common/build_info.h"
 #include "common/process_metrics.h"
 #include <netdb.h>
 #include <poll.h>
@@ -21,6 +22,16 @@ void AdvanceCounterTo(prometheus::Counter& counter, double total) {
   const double by = total - counter.Value();
   if (by > 0) counter.Increment(by);
 }
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* const kBuckets = [] {
+    auto* bounds = new prometheus::Histogram::BucketBoundaries;
+    for (double bound = 1e-4; bound < 14.0; bound *= 2)
+      bounds->push_back(bound);
+    return bounds;
+  }();
+  return *kBuckets;
+}
+
 namespace {
 
 constexpr int kPollMs = 200;
@@ -101,6 +112,29 @@ MetricsServer::MetricsServer(int listen_fd,
   thread_ = std::thread([this] { ServeLoop(); });
 }
 
+void MetricsServer::RegisterCollectable(
+    std::weak_ptr<prometheus::Collectable> collectable) {
+  absl::MutexLock lock(&mu_);
+  collectables_.push_back(std::move(collectable));
+}
+
+std::vector<prometheus::MetricFamily> MetricsServer::Collect() {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  absl::MutexLock lock(&mu_);
+  for (auto it = collectables_.begin(); it != collectables_.end();) {
+    std::shared_ptr<prometheus::Collectable> collectable = it->lock();
+    if (collectable == nullptr) {
+      it = collectables_.erase(it);
+      continue;
+    }
+    for (prometheus::MetricFamily& family : collectable->Collect()) {
+      families.push_back(std::move(family));
+    }
+    ++it;
+  }
+  return families;
+}
+
 MetricsServer::~MetricsServer() {
   stop_ = true;
   thread_.join();
@@ -137,8 +171,8 @@ void MetricsServer::Answer(int fd) {
   std::string status = "404 Not Found";
   std::string type = "text/plain";
   if (metrics) {
-    body = prometheus::TextSerializer().Serialize(registry_->Collect()) +
-           ProcessMetricsText();
+    body = prometheus::TextSerializer().Serialize(Collect()) +
+           ProcessMetricsText() + BuildInfoText();
     status = "200 OK";
     type = "text/plain; version=0.0.4";
   } else {

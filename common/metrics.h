@@ -12,7 +12,10 @@
 //   inserts.Increment();
 //
 // Every scrape also carries the standard process_* series of the serving
-// process (common/process_metrics.h).
+// process (common/process_metrics.h) and shoal_build_info
+// (common/build_info.h). State that lives elsewhere (a replay table's size)
+// is best read when scraped, by a prometheus::Collectable registered with
+// RegisterCollectable, rather than copied into gauges on a timer.
 //
 // Thread-safe: prometheus-cpp registries, families and metrics may be used
 // from any thread. One serving thread answers scrapes one at a time (each
@@ -33,9 +36,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace shoal {
@@ -45,6 +53,11 @@ namespace shoal {
 // only grows. Prometheus's rate() sees a restarted process's counter
 // start again as a reset.
 void AdvanceCounterTo(prometheus::Counter& counter, double total);
+
+// Bucket bounds, in seconds, of every shoal latency histogram
+// (`*_seconds`): 100 us doubling to 13 s, so histogram_quantile() has a
+// bucket within a factor of two of any latency in that range.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 
 class MetricsServer {
  public:
@@ -65,10 +78,15 @@ class MetricsServer {
   const std::shared_ptr<prometheus::Registry>& registry() const {
     return registry_;
   }
+  // Adds `collectable`'s families to every scrape while it lives (the
+  // server holds it weakly, as prometheus-cpp's Exposer does).
+  void RegisterCollectable(std::weak_ptr<prometheus::Collectable> collectable);
 
  private:
   MetricsServer(int listen_fd, std::shared_ptr<prometheus::Registry> registry,
                 int port);
+  // The registry's families, then every live collectable's.
+  std::vector<prometheus::MetricFamily> Collect();
   // Accepts and answers connections until stop_.
   void ServeLoop();
   // Answers one connection: GET /metrics -> the registry as text.
@@ -78,6 +96,9 @@ class MetricsServer {
   const int listen_fd_;
   const std::shared_ptr<prometheus::Registry> registry_;
   const int port_;
+  absl::Mutex mu_;
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_
+      ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread thread_;  // started last, joined by the destructor
 };

@@ -7,7 +7,9 @@
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/metric_family.h"
 
+#include "common/build_info.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -86,6 +88,52 @@ TEST(MetricsServerTest, ServesARegistryItWasGiven) {
   EXPECT_EQ((*metrics)->registry(), registry);
   EXPECT_THAT(Scrape((*metrics)->port()),
               HasSubstr("shoal_test_queue_depth 7"));
+}
+
+TEST(MetricsServerTest, EveryScrapeCarriesBuildInfo) {
+  absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
+      MetricsServer::Start("127.0.0.1:0");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  const BuildInfo& info = GetBuildInfo();
+  EXPECT_THAT(info.version,
+              ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
+  EXPECT_STRNE(info.git_commit, "");
+  EXPECT_STRNE(info.torch, "");
+  EXPECT_THAT(
+      Scrape((*metrics)->port()),
+      HasSubstr(absl::StrCat("\n# TYPE shoal_build_info gauge\n"
+                             "shoal_build_info{version=\"",
+                             info.version, "\",git_commit=\"", info.git_commit,
+                             "\",torch=\"", info.torch, "\"} 1\n")));
+}
+
+// Reports a gauge read when collected.
+class ReadAtScrape final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::ClientMetric metric;
+    metric.gauge.value = static_cast<double>(++reads_);
+    return {{"shoal_test_reads",
+             "Times collected.",
+             prometheus::MetricType::Gauge,
+             {metric}}};
+  }
+
+ private:
+  mutable std::atomic<int> reads_{0};
+};
+
+TEST(MetricsServerTest, ReadsRegisteredCollectablesAtEachScrapeWhileTheyLive) {
+  absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
+      MetricsServer::Start("127.0.0.1:0");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  auto collectable = std::make_shared<ReadAtScrape>();
+  (*metrics)->RegisterCollectable(collectable);
+  EXPECT_THAT(Scrape((*metrics)->port()), HasSubstr("\nshoal_test_reads 1\n"));
+  EXPECT_THAT(Scrape((*metrics)->port()), HasSubstr("\nshoal_test_reads 2\n"));
+  collectable.reset();
+  EXPECT_THAT(Scrape((*metrics)->port()),
+              ::testing::Not(HasSubstr("shoal_test_reads")));
 }
 
 TEST(MetricsServerTest, AddressInUseIsAnErrorNamingTheAddress) {

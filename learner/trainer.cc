@@ -48,12 +48,6 @@ struct Trainer::Gauges {
                     .Help("Newest published parameter version.")
                     .Register(registry)
                     .Add({})),
-        updates_per_second(prometheus::BuildGauge()
-                               .Name("shoal_learner_updates_per_second")
-                               .Help("Gradient steps per second, last "
-                                     "logging interval.")
-                               .Register(registry)
-                               .Add({})),
         data_wait(prometheus::BuildGauge()
                       .Name("shoal_learner_data_wait_ratio")
                       .Help("Fraction of wall time the train loop waited "
@@ -75,7 +69,6 @@ struct Trainer::Gauges {
 
   prometheus::Counter& steps;
   prometheus::Gauge& version;
-  prometheus::Gauge& updates_per_second;
   prometheus::Gauge& data_wait;
   prometheus::Family<prometheus::Gauge>& lag_family;
   prometheus::Gauge& lag_mean;
@@ -349,7 +342,6 @@ void Trainer::Log(absl::Time now) {
     if (!status.ok()) spdlog::warn("scalar log: {}", status.ToString());
   }
   if (gauges_ != nullptr) {
-    gauges_->updates_per_second.Set(updates_per_second);
     gauges_->data_wait.Set(wait_fraction);
     gauges_->lag_mean.Set(in.lag_sum / n);
     gauges_->lag_max.Set(static_cast<double>(in.lag_max));

@@ -68,8 +68,8 @@ absl::Status Run() {
         metrics_server,
         MetricsServer::Start(absl::StrCat(absl::GetFlag(FLAGS_host), ":",
                                           absl::GetFlag(FLAGS_metrics_port))));
-    metrics = std::make_unique<ReplayMetrics>(metrics_server->registry().get(),
-                                              server.get());
+    metrics =
+        std::make_unique<ReplayMetrics>(metrics_server.get(), server.get());
   }
   ReplayServiceOptions service_options;
   auto service = std::make_unique<ReplayServiceImpl>(
@@ -104,7 +104,6 @@ absl::Status Run() {
   const bool checkpoints = !absl::GetFlag(FLAGS_checkpoint_dir).empty();
   absl::Time next_checkpoint = absl::Now() + absl::Seconds(every_s);
   while (!WaitForShutdownSignal(absl::Seconds(1))) {
-    if (metrics) metrics->Refresh();
     if (checkpoints && every_s > 0 && absl::Now() >= next_checkpoint) {
       absl::StatusOr<v1::CheckpointResponse> done = server->Checkpoint();
       if (done.ok()) {

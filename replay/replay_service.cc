@@ -80,6 +80,7 @@ class InsertReactor final
       Finish(ToGrpcStatus(parsed));
       return;
     }
+    received_ = absl::Now();
     Start();
   }
 
@@ -224,6 +225,7 @@ class InsertReactor final
 
   // Serialises response_ and starts writing it.
   void WriteResponse() {
+    if (metrics_) metrics_->ObserveInsert(absl::Now() - received_);
     bool own_buffer = false;
     response_bytes_.Clear();
     grpc::Status serialized =
@@ -244,6 +246,7 @@ class InsertReactor final
   v1::InsertRequest request_;
   v1::InsertResponse response_;
   grpc::ByteBuffer response_bytes_;
+  absl::Time received_;  // when request_ was read
   // Table of each item of request_, and the first item not yet inserted.
   std::vector<Table*> tables_;
   int next_ = 0;
@@ -473,7 +476,10 @@ class SampleReactor final
   // Writes chunk_ as one response; `last` ends the request.
   void Respond(bool last) {
     const int taken = chunk_->samples.size();
-    if (metrics_) metrics_->sampled().Increment(taken);
+    if (metrics_) {
+      metrics_->sampled().Increment(taken);
+      if (last) metrics_->ObserveSample(absl::Now() - started_);
+    }
     sent_ += taken;
     remaining_ = last ? 0 : remaining_ - taken;
     const std::string tail = SampleEncoder::ResponseTail(last);

@@ -32,6 +32,8 @@ DEV_PACKAGES=(
   gnuplot-nox
   # background load for `make stress` (scripts/stress.sh)
   stress-ng
+  # a real Prometheus and promtool scrape a live cluster (tests/monitoring)
+  prometheus
 )
 
 case "${SHOAL_DEPS:-all}" in

@@ -1,6 +1,10 @@
 #include "tools/local_cluster.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +12,7 @@
 #include "absl/time/clock.h"
 
 #include "common/status_macros.h"
+#include "nlohmann/json.hpp"
 #include <signal.h>
 #include <unistd.h>
 
@@ -53,7 +58,28 @@ const char* ProgramOf(ChildRole role) {
   return "";
 }
 
+// The Prometheus job of a child; deploy/monitoring uses the same names.
+const char* JobOf(ChildRole role) {
+  switch (role) {
+    case ChildRole::kReplay:
+      return "shoal-replay";
+    case ChildRole::kLearner:
+      return "shoal-learner";
+    case ChildRole::kSync:
+      return "shoal-sync";
+    case ChildRole::kActor:
+      return "shoal-actor";
+    case ChildRole::kEval:
+      return "shoal-actor-eval";
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string PrometheusTargetsFile(const std::string& run_dir) {
+  return absl::StrCat(run_dir, "/prometheus_targets.json");
+}
 
 absl::StatusOr<ClusterBinaries> FindClusterBinaries(const std::string& bin_dir,
                                                     const std::string& self) {
@@ -167,6 +193,33 @@ absl::Status LocalCluster::StartChild(ChildRole role, const std::string& name,
     Stop();
     return ready;
   }
+  return WritePrometheusTargets();
+}
+
+absl::Status LocalCluster::WritePrometheusTargets() const {
+  nlohmann::json groups = nlohmann::json::array();
+  for (const ClusterChild& child : children_) {
+    if (child.metrics_port < 0) continue;
+    groups.push_back(
+        {{"targets", {absl::StrCat("127.0.0.1:", child.metrics_port)}},
+         {"labels",
+          {{"job", JobOf(child.role)}, {"child", child.process->name()}}}});
+  }
+  // Written whole and renamed, so Prometheus never reads half a file.
+  const std::string path = PrometheusTargetsFile(options_.run_dir);
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << groups.dump(2) << "\n";
+    if (!out.good()) {
+      return absl::InternalError(
+          absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", temporary, " to ",
+                                            path, ": ", std::strerror(errno)));
+  }
   return absl::OkStatus();
 }
 
@@ -204,7 +257,8 @@ absl::Status LocalCluster::Restart(const std::string& name) {
     return absl::NotFoundError(absl::StrCat("no child named ", name));
   }
   SHOAL_RETURN_IF_ERROR(restarting->process->Restart());
-  return AwaitPorts(*restarting);
+  SHOAL_RETURN_IF_ERROR(AwaitPorts(*restarting));
+  return WritePrometheusTargets();  // the metrics port may have changed
 }
 
 absl::Status LocalCluster::CheckAlive() {

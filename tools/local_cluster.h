@@ -14,6 +14,11 @@
 //   while (cluster->CheckAlive().ok()) { ... scrape cluster->children() ... }
 //   std::vector<ChildExit> exits = cluster->Stop();
 //
+// Every child's /metrics address is in <run_dir>/prometheus_targets.json,
+// a Prometheus file_sd_configs file (rewritten when a child starts or
+// restarts), labelled job="shoal-replay" | "shoal-learner" | "shoal-actor"
+// | "shoal-actor-eval" | "shoal-sync" and child="replay-0", "actor-1", ...
+//
 // Stop is ordered: actors first (they flush to replay), then the learner
 // (final checkpoint), then the shards (final checkpoint). With `sync`, the
 // cluster is one `shoal-sync` process (and the evaluation actor).
@@ -49,6 +54,9 @@ struct ClusterBinaries {
 // NOT_FOUND naming the missing binary and the places looked in.
 absl::StatusOr<ClusterBinaries> FindClusterBinaries(const std::string& bin_dir,
                                                     const std::string& self);
+
+// <run_dir>/prometheus_targets.json.
+std::string PrometheusTargetsFile(const std::string& run_dir);
 
 // kSync: the synchronous baseline, replay + learner + actor in one process.
 enum class ChildRole { kReplay, kLearner, kActor, kEval, kSync };
@@ -132,6 +140,8 @@ class LocalCluster {
   absl::Status StartEval();
   // Waits for `child`'s "listening" (servers) and "metrics" lines.
   absl::Status AwaitPorts(ClusterChild& child);
+  // Writes every child's /metrics address to PrometheusTargetsFile.
+  absl::Status WritePrometheusTargets() const;
 
   const LocalClusterOptions options_;
   std::vector<ClusterChild> children_;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -48,7 +49,7 @@ MetricSamples ParseMetricsText(absl::string_view text) {
   return samples;
 }
 
-absl::StatusOr<MetricSamples> ScrapeMetrics(int port, absl::Duration timeout) {
+absl::StatusOr<std::string> FetchMetricsText(int port, absl::Duration timeout) {
   const std::string where = absl::StrCat("GET 127.0.0.1:", port, "/metrics: ");
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -92,7 +93,13 @@ absl::StatusOr<MetricSamples> ScrapeMetrics(int port, absl::Duration timeout) {
   if (body == std::string::npos) {
     return absl::UnavailableError(absl::StrCat(where, "no body"));
   }
-  return ParseMetricsText(absl::string_view(response).substr(body + 4));
+  return response.substr(body + 4);
+}
+
+absl::StatusOr<MetricSamples> ScrapeMetrics(int port, absl::Duration timeout) {
+  absl::StatusOr<std::string> text = FetchMetricsText(port, timeout);
+  if (!text.ok()) return text.status();
+  return ParseMetricsText(*text);
 }
 
 }  // namespace shoal

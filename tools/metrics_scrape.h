@@ -1,6 +1,6 @@
 // ScrapeMetrics: reads one process's Prometheus /metrics page (the text
 // exposition format) into a map from series to value, for `shoalctl run`'s
-// progress line.
+// progress line. FetchMetricsText returns the page as served.
 //
 //   absl::StatusOr<MetricSamples> m = ScrapeMetrics(port, absl::Seconds(1));
 //   double steps = m->Get("shoal_actor_env_steps_total");
@@ -32,8 +32,12 @@ struct MetricSamples {
 // are skipped.
 MetricSamples ParseMetricsText(absl::string_view text);
 
-// GET http://127.0.0.1:<port>/metrics within `timeout`; UNAVAILABLE when
-// nothing answers or the status is not 200.
+// The body of GET http://127.0.0.1:<port>/metrics (the exposition text as
+// served) within `timeout`; UNAVAILABLE when nothing answers or the status
+// is not 200.
+absl::StatusOr<std::string> FetchMetricsText(int port, absl::Duration timeout);
+
+// FetchMetricsText, parsed by ParseMetricsText.
 absl::StatusOr<MetricSamples> ScrapeMetrics(int port, absl::Duration timeout);
 
 }  // namespace shoal

@@ -40,6 +40,23 @@ TEST(ScrapeMetricsTest, ReadsARealMetricsServer) {
   EXPECT_DOUBLE_EQ(scraped->Get("shoal_test_value"), 42.0);
 }
 
+TEST(ScrapeMetricsTest, FetchReturnsTheExpositionTextAsServed) {
+  auto server = MetricsServer::Start("127.0.0.1:0");
+  ASSERT_TRUE(server.ok()) << server.status();
+  prometheus::BuildGauge()
+      .Name("shoal_test_value")
+      .Help("a test gauge")
+      .Register(*(*server)->registry())
+      .Add({})
+      .Set(7);
+  auto text = FetchMetricsText((*server)->port(), absl::Seconds(5));
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_THAT(*text, ::testing::HasSubstr("# HELP shoal_test_value a test "
+                                          "gauge\n# TYPE shoal_test_value "
+                                          "gauge\nshoal_test_value 7\n"));
+  EXPECT_THAT(*text, ::testing::Not(::testing::HasSubstr("HTTP/1.")));
+}
+
 TEST(ScrapeMetricsTest, NothingListeningIsUnavailable) {
   auto server = MetricsServer::Start("127.0.0.1:0");
   ASSERT_TRUE(server.ok());

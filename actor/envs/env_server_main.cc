@@ -1,10 +1,13 @@
 // shoal-env-server: serves shoal's built-in environments over EnvService, so
 // actors can step them in another process or on another machine.
 //
-//   shoal-env-server --env=cartpole --port=0
+//   shoal-env-server --env=cartpole --port=0 --metrics_port=0
 //   -> listening on 127.0.0.1:40513
+//   -> shoal-env-server metrics on port 40517
 //
-// The one line on stdout names the bound address (useful with --port=0).
+// The first line on stdout names the bound address (useful with --port=0);
+// with --metrics_port (-1 = off, 0 picks a free port) Prometheus /metrics
+// is served on the same --address and a second line names its port.
 // --tls_cert/--tls_key (and --tls_ca for mutual TLS) serve TLS;
 // --tokens_file requires a bearer token with the actor role on every call.
 // SIGTERM or SIGINT shuts the server down (open calls get 5 s) and exits 0.
@@ -22,9 +25,11 @@
 
 #include "actor/envs/env_factory.h"
 #include "actor/envs/env_service.h"
+#include "actor/envs/env_service_metrics.h"
 #include "common/auth.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/process.h"
 #include <signal.h>
 
@@ -32,7 +37,10 @@ ABSL_FLAG(std::string, env, "",
           "Built-in env to serve to every session; empty serves whichever "
           "built-in each OpenRequest.env names.");
 ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one.");
-ABSL_FLAG(std::string, address, "127.0.0.1", "Address to bind.");
+ABSL_FLAG(std::string, address, "127.0.0.1",
+          "Address to bind (the gRPC port and --metrics_port).");
+ABSL_FLAG(int, metrics_port, -1,
+          "Prometheus /metrics port; 0 picks one, -1 = off.");
 ABSL_FLAG(int, max_episode_steps, 0,
           "Truncate episodes on this step; 0 = each env's default.");
 ABSL_FLAG(int, max_sessions, 1024, "Most sessions open at once.");
@@ -53,6 +61,7 @@ ABSL_FLAG(std::string, tokens_file, "",
 namespace shoal {
 namespace {
 
+constexpr char kProgram[] = "shoal-env-server";
 constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
 
 absl::Status Run() {
@@ -72,15 +81,9 @@ absl::Status Run() {
                           absl::StrCat("--env: ", probe.status().message()));
     }
   }
-  EnvServiceOptions service_options;
-  service_options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
-  service_options.idle_timeout =
-      absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s));
-  service_options.num_threads = absl::GetFlag(FLAGS_threads);
-  EnvServiceImpl service(make_env, service_options);
-
   // Signals go to sigwait below, never to a handler on a gRPC thread: block
-  // them before the server starts its threads (which inherit the mask).
+  // them before any thread starts (the /metrics server's, the service's
+  // workers, gRPC's), since threads inherit the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -91,6 +94,25 @@ absl::Status Run() {
   if (absl::StrContains(host, ':') && !absl::StartsWith(host, "[")) {
     host = absl::StrCat("[", host, "]");  // IPv6
   }
+  // Both outlive the service, which counts into them.
+  std::unique_ptr<MetricsServer> metrics_server;
+  std::unique_ptr<EnvServiceMetrics> metrics;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(
+            absl::StrCat(host, ":", absl::GetFlag(FLAGS_metrics_port)));
+    if (!started.ok()) return started.status();
+    metrics_server = *std::move(started);
+    metrics = std::make_unique<EnvServiceMetrics>(*metrics_server->registry());
+  }
+  EnvServiceOptions service_options;
+  service_options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  service_options.idle_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_idle_timeout_s));
+  service_options.num_threads = absl::GetFlag(FLAGS_threads);
+  service_options.metrics = metrics.get();
+  EnvServiceImpl service(make_env, service_options);
+
   ServerOptions server_options;
   server_options.address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
   server_options.tls = {absl::GetFlag(FLAGS_tls_cert),
@@ -103,6 +125,9 @@ absl::Status Run() {
   if (!server.ok()) return server.status();
 
   std::printf("listening on %s\n", (*server)->address().c_str());
+  if (metrics_server) {
+    std::printf("%s metrics on port %d\n", kProgram, metrics_server->port());
+  }
   std::fflush(stdout);
   spdlog::info("serving env '{}' on {}",
                fixed_env.empty() ? "<any built-in>" : fixed_env,
@@ -122,9 +147,9 @@ int main(int argc, char** argv) {
   shoal::ParseFlags(argc, argv,
                     "Serves built-in envs over EnvService: shoal-env-server "
                     "--env NAME [--port 0]");
-  if (absl::Status status = shoal::InitLogging("shoal-env-server");
-      !status.ok()) {
-    std::fprintf(stderr, "shoal-env-server: %s\n", status.ToString().c_str());
+  if (absl::Status status = shoal::InitLogging(shoal::kProgram); !status.ok()) {
+    std::fprintf(stderr, "%s: %s\n", shoal::kProgram,
+                 status.ToString().c_str());
     return 2;
   }
   if (absl::Status status = shoal::Run(); !status.ok()) {

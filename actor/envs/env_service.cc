@@ -1,6 +1,7 @@
 #include "actor/envs/env_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -146,7 +147,9 @@ struct EnvServiceImpl::Session {
 };
 
 EnvServiceImpl::EnvServiceImpl(EnvMaker make_env, EnvServiceOptions options)
-    : make_env_(std::move(make_env)), options_(options) {
+    : make_env_(std::move(make_env)),
+      options_(options),
+      metrics_(options.metrics) {
   workers_.reserve(std::max(0, options_.num_threads));
   for (int i = 0; i < options_.num_threads; ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
@@ -195,7 +198,7 @@ grpc::ServerUnaryReactor* EnvServiceImpl::Open(
   Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::OpenResponse> opened = OpenSession(request->env());
     if (opened.ok()) *response = *std::move(opened);
-    reactor->Finish(ToGrpcStatus(opened.status()));
+    Finish(reactor, opened.status());
   });
   return reactor;
 }
@@ -205,7 +208,7 @@ grpc::ServerUnaryReactor* EnvServiceImpl::Reset(
     v1::EnvResetResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Schedule([this, reactor, request, response] {
-    reactor->Finish(ToGrpcStatus(ResetSession(*request, response)));
+    Finish(reactor, ResetSession(*request, response));
   });
   return reactor;
 }
@@ -214,8 +217,19 @@ grpc::ServerUnaryReactor* EnvServiceImpl::Step(
     grpc::CallbackServerContext* context, const v1::StepRequest* request,
     v1::StepResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Schedule([this, reactor, request, response] {
-    reactor->Finish(ToGrpcStatus(StepSession(*request, response)));
+  // The clock is read only with metrics. The closure is heap-allocated
+  // either way (it is larger than AnyInvocable's inline storage).
+  const std::chrono::steady_clock::time_point arrived =
+      metrics_ != nullptr ? std::chrono::steady_clock::now()
+                          : std::chrono::steady_clock::time_point();
+  Schedule([this, reactor, request, response, arrived] {
+    const absl::Status status = StepSession(*request, response);
+    // Observed before Finish, so a client that has its answer sees it.
+    if (metrics_ != nullptr) {
+      metrics_->ObserveStep(
+          absl::FromChrono(std::chrono::steady_clock::now() - arrived));
+    }
+    Finish(reactor, status);
   });
   return reactor;
 }
@@ -234,9 +248,24 @@ grpc::ServerUnaryReactor* EnvServiceImpl::Close(
                                                 request->session_id(),
                                                 " is not an open session"));
     }
+    UpdateSessionsGauge();
+  }
+  Finish(reactor, status);
+  return reactor;
+}
+
+void EnvServiceImpl::Finish(grpc::ServerUnaryReactor* reactor,
+                            const absl::Status& status) {
+  if (!status.ok() && metrics_ != nullptr) {
+    metrics_->rejected_requests().Increment();
   }
   reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+}
+
+void EnvServiceImpl::UpdateSessionsGauge() {
+  if (metrics_ != nullptr) {
+    metrics_->sessions().Set(static_cast<double>(sessions_.size()));
+  }
 }
 
 int EnvServiceImpl::ReapIdleSessions(absl::Time now) {
@@ -263,6 +292,7 @@ int EnvServiceImpl::ReapIdleSessionsLocked(absl::Time now) {
       ++it;
     }
   }
+  if (reaped > 0) UpdateSessionsGauge();
   return reaped;
 }
 
@@ -301,6 +331,8 @@ absl::StatusOr<v1::OpenResponse> EnvServiceImpl::OpenSession(
     id = absl::Uniform<uint64_t>(bitgen_);
   }
   sessions_.emplace(id, std::move(session));
+  UpdateSessionsGauge();
+  if (metrics_ != nullptr) metrics_->sessions_opened().Increment();
   response.set_session_id(id);
   return response;
 }
@@ -335,6 +367,7 @@ absl::Status EnvServiceImpl::ResetSession(const v1::EnvResetRequest& request,
                                  absl::MakeSpan(session->observation));
     if (status.ok()) {
       session->episode_running = true;
+      if (metrics_ != nullptr) metrics_->resets().Increment();
       EncodeObservation(session->env->spec(), session->observation,
                         response->mutable_observation());
     }
@@ -363,6 +396,7 @@ absl::Status EnvServiceImpl::StepSession(const v1::StepRequest& request,
       absl::StatusOr<StepResult> result =
           env.Step(action, absl::MakeSpan(session->observation));
       if (result.ok()) {
+        if (metrics_ != nullptr) metrics_->steps().Increment();
         if (result->terminated || result->truncated) {
           session->episode_running = false;
         }

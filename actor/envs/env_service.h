@@ -18,6 +18,10 @@
 // reaped when Open runs (so the count stays bounded without a thread of its
 // own), and ReapIdleSessions can be called too.
 //
+// With EnvServiceOptions::metrics set it counts sessions, steps, resets and
+// refused calls and times Step calls there (actor/envs/env_service_metrics.h);
+// each update is an atomic, so the step path takes no extra lock.
+//
 // The service must outlive the grpc::Server it is registered with (the
 // server's Shutdown waits for calls the workers are still running).
 #ifndef SHOAL_ACTOR_ENVS_ENV_SERVICE_H_
@@ -36,6 +40,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/random/random.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -43,6 +48,7 @@
 #include "shoal/v1/env.grpc.pb.h"
 
 #include "actor/envs/env.h"
+#include "actor/envs/env_service_metrics.h"
 
 namespace shoal {
 
@@ -60,6 +66,9 @@ struct EnvServiceOptions {
   // 0 runs the envs inline on gRPC's callback threads: a little faster per
   // call, but only for envs that never block or sleep.
   int num_threads = 16;
+  // Where the service's Prometheus series are kept; null: none. Not owned;
+  // must outlive the service.
+  EnvServiceMetrics* metrics = nullptr;
 };
 
 class EnvServiceImpl final : public v1::EnvService::CallbackService {
@@ -108,6 +117,10 @@ class EnvServiceImpl final : public v1::EnvService::CallbackService {
       ABSL_LOCKS_EXCLUDED(mu_);
   static void Release(Session& session);
   int ReapIdleSessionsLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets the sessions gauge to sessions_.size() (when there are metrics).
+  void UpdateSessionsGauge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts `status` as refused when it is not OK, then finishes the call.
+  void Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status);
   // Queues `work` for a worker thread.
   void Schedule(absl::AnyInvocable<void()> work) ABSL_LOCKS_EXCLUDED(queue_mu_);
   void WorkerLoop() ABSL_LOCKS_EXCLUDED(queue_mu_);
@@ -118,6 +131,7 @@ class EnvServiceImpl final : public v1::EnvService::CallbackService {
   // Constant after construction.
   const EnvMaker make_env_;
   const EnvServiceOptions options_;
+  EnvServiceMetrics* const metrics_;  // options_.metrics; may be null
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_

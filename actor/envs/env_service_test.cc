@@ -15,10 +15,14 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/registry.h"
 #include "shoal/v1/env.grpc.pb.h"
 
 #include "actor/envs/env_factory.h"
+#include "actor/envs/env_service_metrics.h"
 #include "common/grpc_status.h"
+#include "common/metrics.h"
 
 namespace shoal {
 namespace {
@@ -122,6 +126,26 @@ void ExpectError(const T& result, absl::StatusCode code,
   }
   EXPECT_EQ(status.code(), code) << status;
   EXPECT_THAT(status.message(), HasSubstr(field));
+}
+
+// The value of the one unlabelled series of family `name` in `registry`:
+// a counter's or gauge's value, a histogram's sample count; -1 when absent.
+double Series(prometheus::Registry& registry, const std::string& name) {
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != name || family.metric.size() != 1) continue;
+    const prometheus::ClientMetric& metric = family.metric[0];
+    switch (family.type) {
+      case prometheus::MetricType::Counter:
+        return metric.counter.value;
+      case prometheus::MetricType::Gauge:
+        return metric.gauge.value;
+      case prometheus::MetricType::Histogram:
+        return static_cast<double>(metric.histogram.sample_count);
+      default:
+        return -1;
+    }
+  }
+  return -1;
 }
 
 // Discrete(2), observation [1]; every Step sleeps `delay`.
@@ -275,6 +299,80 @@ TEST(EnvServiceTest, IdleSessionsAreReaped) {
   EXPECT_EQ(service.ReapIdleSessions(absl::Now() + absl::Seconds(31)), 1);
   EXPECT_EQ(service.num_sessions(), 0);
   ExpectError(Reset(*f.stub, *session), absl::StatusCode::kNotFound, "reaped");
+}
+
+// Every count is read right after the client has its answer: the service
+// counts before it answers.
+TEST(EnvServiceTest, MetricsCountSessionsStepsResetsAndRefusedCalls) {
+  prometheus::Registry registry;
+  EnvServiceMetrics metrics(registry);
+  EnvServiceOptions options;
+  options.idle_timeout = absl::Seconds(30);
+  options.metrics = &metrics;
+  EnvServiceImpl service(BuiltinMaker(), options);
+  ServerAndStub f = Start(&service);
+  auto series = [&](const std::string& name) { return Series(registry, name); };
+  // Every series exists, at 0, before the first call.
+  for (const char* name :
+       {"shoal_env_server_sessions", "shoal_env_server_sessions_opened_total",
+        "shoal_env_server_steps_total", "shoal_env_server_resets_total",
+        "shoal_env_server_rejected_requests_total",
+        "shoal_env_server_step_seconds"}) {
+    EXPECT_EQ(series(name), 0.0) << name;
+  }
+
+  absl::StatusOr<uint64_t> first = Open(*f.stub, "cartpole");
+  absl::StatusOr<uint64_t> second = Open(*f.stub, "cartpole");
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(series("shoal_env_server_sessions"), 2.0);
+  EXPECT_EQ(series("shoal_env_server_sessions_opened_total"), 2.0);
+  const v1::Tensor push = Int64Action(1);
+  // Before Reset: refused, timed, not a step.
+  ExpectError(Step(*f.stub, *first, &push),
+              absl::StatusCode::kFailedPrecondition, "call Reset");
+  ASSERT_TRUE(Reset(*f.stub, *first, /*seed=*/3).ok());
+  for (int t = 0; t < 3; ++t) ASSERT_TRUE(Step(*f.stub, *first, &push).ok());
+  EXPECT_EQ(series("shoal_env_server_resets_total"), 1.0);
+  EXPECT_EQ(series("shoal_env_server_steps_total"), 3.0);
+  EXPECT_EQ(series("shoal_env_server_step_seconds"), 4.0);
+  EXPECT_EQ(series("shoal_env_server_rejected_requests_total"), 1.0);
+
+  // A bad action, an unknown session (Step, Reset, Close) and an unknown
+  // env are refused and counted; none of them steps or resets.
+  const v1::Tensor out_of_range = Int64Action(2);
+  ExpectError(Step(*f.stub, *first, &out_of_range),
+              absl::StatusCode::kInvalidArgument, "out of range");
+  ExpectError(Step(*f.stub, /*session=*/12345, &push),
+              absl::StatusCode::kNotFound, "12345");
+  ExpectError(Reset(*f.stub, /*session=*/12345), absl::StatusCode::kNotFound,
+              "12345");
+  ExpectError(Close(*f.stub, /*session=*/12345), absl::StatusCode::kNotFound,
+              "12345");
+  EXPECT_FALSE(Open(*f.stub, "no-such-env").ok());
+  EXPECT_EQ(series("shoal_env_server_rejected_requests_total"), 6.0);
+  EXPECT_EQ(series("shoal_env_server_steps_total"), 3.0);
+  EXPECT_EQ(series("shoal_env_server_resets_total"), 1.0);
+  EXPECT_EQ(series("shoal_env_server_step_seconds"), 6.0);
+  EXPECT_EQ(series("shoal_env_server_sessions"), 2.0);
+  EXPECT_EQ(series("shoal_env_server_sessions_opened_total"), 2.0);
+
+  // Closing one session and reaping the other lower the gauge to 0; the
+  // opened count stays.
+  ASSERT_TRUE(Close(*f.stub, *second).ok());
+  EXPECT_EQ(series("shoal_env_server_sessions"), 1.0);
+  EXPECT_EQ(service.ReapIdleSessions(absl::Now() + absl::Seconds(31)), 1);
+  EXPECT_EQ(series("shoal_env_server_sessions"), 0.0);
+  EXPECT_EQ(series("shoal_env_server_sessions_opened_total"), 2.0);
+
+  // The histogram uses the shared latency buckets and timed real calls.
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    if (family.name != "shoal_env_server_step_seconds") continue;
+    const prometheus::ClientMetric::Histogram& histogram =
+        family.metric.at(0).histogram;
+    EXPECT_EQ(histogram.bucket.size(), LatencyBuckets().size() + 1);
+    EXPECT_GT(histogram.sample_sum, 0.0);
+    EXPECT_LT(histogram.sample_sum, 10.0);
+  }
 }
 
 // Eight clients, each with its own session of an env whose Step sleeps

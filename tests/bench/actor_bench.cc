@@ -133,8 +133,8 @@ void PublishToUseLatency() {
   ParameterWatcherOptions watch;
   watch.channel.target = server->address();
   std::unique_ptr<ParameterWatcher> watcher =
-      ParameterWatcher::Create(watch, [runner](auto params) {
-        runner->OnParameters(std::move(params));
+      ParameterWatcher::Create(watch, [runner](auto params, absl::Time at) {
+        runner->OnParameters(std::move(params), at);
       }).value();
   std::thread stepping([&] { (void)loop->Run(); });
 

@@ -209,7 +209,8 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   options.max_parameters_bytes = 1 << 20;
   absl::StatusOr<std::unique_ptr<ParameterWatcher>> watcher =
       ParameterWatcher::Create(
-          options, [](std::shared_ptr<const v1::Parameters> parameters) {
+          options, [](std::shared_ptr<const v1::Parameters> parameters,
+                      absl::Time /*published*/) {
             absl::MutexLock lock(&harness->delivered.mu);
             Check(parameters->version() > harness->delivered.last);
             harness->delivered.last = parameters->version();
