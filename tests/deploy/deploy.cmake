@@ -137,7 +137,8 @@ set(shoal_monitoring_root ${shoal_deploy_root}/monitoring)
 set(shoal_monitoring_bad ${shoal_deploy_src}/fixtures/monitoring-bad)
 shoal_deploy_test(deploy_monitoring_promtool
   ${shoal_deploy_python} ${shoal_deploy_src}/promtool_check_config.py ${SHOAL_PROMTOOL}
-  ${shoal_monitoring_root}/prometheus.yml ${shoal_monitoring_root}/prometheus-k8s.yml)
+  ${shoal_monitoring_root}/prometheus.yml ${shoal_monitoring_root}/prometheus-k8s.yml
+  ${shoal_monitoring_root}/prometheus-local.yml)
 shoal_deploy_test(deploy_monitoring_promtool_rejects_bad
   bash ${shoal_deploy_src}/expect_failure.sh
   "global scrape timeout greater than scrape interval"

@@ -8,6 +8,7 @@ if(SHOAL_BUILD_TESTS AND TARGET shoalctl AND TARGET shoal-actor)
                    ${CMAKE_CURRENT_LIST_DIR}/prometheus_test.py
                    $<TARGET_FILE:shoalctl>
                    ${PROJECT_SOURCE_DIR}/deploy/configs/cartpole_dqn.yaml
+                   ${PROJECT_SOURCE_DIR}/deploy/monitoring/prometheus-local.yml
                    ${PROJECT_SOURCE_DIR}/deploy/monitoring/grafana/dashboards/shoal.json
                    ${PROJECT_SOURCE_DIR}/tests/deploy/check_dashboard.py)
   # Its cluster and Prometheus take both cores of a CI machine.

@@ -3,9 +3,9 @@
 
 Starts `shoalctl run` (replay shards, learner, actors, eval actor), then
 Debian's Prometheus on a free loopback port with a temporary data directory,
-scraping every child once a second through the run's
-prometheus_targets.json (file_sd_configs). Checks, against Prometheus's
-HTTP API and promtool:
+configured by deploy/monitoring/prometheus-local.yml (the run's
+prometheus_targets.json through file_sd_configs; scraped every second here
+instead of every 5 s). Checks, against Prometheus's HTTP API and promtool:
 
   - every child's /metrics passes `promtool check metrics` with no finding;
   - every target is up;
@@ -17,7 +17,8 @@ HTTP API and promtool:
   - the Grafana dashboard (deploy/monitoring) names only metrics the live
     cluster exports, and each of its expressions returns data.
 
-Usage: prometheus_test.py SHOALCTL CONFIG DASHBOARD CHECK_DASHBOARD
+Usage: prometheus_test.py SHOALCTL CONFIG PROMETHEUS_LOCAL_YML DASHBOARD
+                          CHECK_DASHBOARD
 Exits 0 when every check passes; prints what failed otherwise.
 """
 
@@ -103,10 +104,10 @@ def last_progress_row(run_dir):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) != 6:
         print(__doc__)
         return 2
-    shoalctl, config, dashboard, check_dashboard = sys.argv[1:]
+    shoalctl, config, prometheus_yml, dashboard, check_dashboard = sys.argv[1:]
     for tool in ("prometheus", "promtool"):
         if shutil.which(tool) is None:
             print("%s not found: scripts/install_deps.sh installs Debian's "
@@ -115,7 +116,8 @@ def main():
     work = tempfile.mkdtemp(prefix="shoal-prometheus-")
     processes = []
     try:
-        return run(work, processes, shoalctl, config, dashboard, check_dashboard)
+        return run(work, processes, shoalctl, config, prometheus_yml, dashboard,
+                   check_dashboard)
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -130,7 +132,8 @@ def main():
             print("left %s for inspection" % work)
 
 
-def run(work, processes, shoalctl, config, dashboard, check_dashboard):
+def run(work, processes, shoalctl, config, prometheus_yml, dashboard,
+        check_dashboard):
     runs = os.path.join(work, "runs")
     # A fixed wall time (no eval_return stop), two training actors on one
     # shard, and an evaluation actor, so every kind of child is scraped.
@@ -157,17 +160,16 @@ def run(work, processes, shoalctl, config, dashboard, check_dashboard):
     port = free_port()
     prometheus = "http://127.0.0.1:%d" % port
     config_file = os.path.join(work, "prometheus.yml")
+    text = open(prometheus_yml).read().replace("RUN_DIR", run_dir)
+    text, n = re.subn(r"(scrape_interval|evaluation_interval|refresh_interval):"
+                      r" 5s", r"\1: " + SCRAPE_INTERVAL, text)
+    text, m = re.subn(r"scrape_timeout: 4s", "scrape_timeout: 900ms", text)
+    if n != 3 or m != 1 or targets_file not in text:
+        fail("%s: expected RUN_DIR, three 5 s intervals and a 4 s timeout"
+             % prometheus_yml)
+        return 1
     with open(config_file, "w") as f:
-        f.write(
-            "global:\n"
-            "  scrape_interval: %s\n"
-            "  evaluation_interval: %s\n"
-            "scrape_configs:\n"
-            "  - job_name: shoal\n"
-            "    file_sd_configs:\n"
-            "      - files: ['%s']\n"
-            "        refresh_interval: 1s\n"
-            % (SCRAPE_INTERVAL, SCRAPE_INTERVAL, targets_file))
+        f.write(text)
     check = subprocess.run(["promtool", "check", "config", config_file],
                            capture_output=True, text=True)
     if check.returncode != 0:
