@@ -17,9 +17,12 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# The whole suite through ctest, then the sanitizer builds and fuzzers.
+# The whole suite through ctest, clang's thread-safety analysis over every
+# annotated translation unit (LibTorch ones included), then the sanitizer
+# builds and fuzzers.
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	@JOBS=$(JOBS) python3 scripts/check_thread_safety.py $(BUILD_DIR)
 	@JOBS=$(JOBS) bash scripts/check_sanitizers.sh $(BUILD_DIR)-sanitize
 
 # The sanitizer builds and the fuzzers alone (scripts/check_sanitizers.sh,

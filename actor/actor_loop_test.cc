@@ -28,11 +28,12 @@ ExperimentConfig MakeConfig() {
   TableConfig& table = config.tables[0];
   table.max_size = 1000000;
   table.rate_limiter.min_size_to_sample = 1;
-  table.signature = {{"observation", v1::DTYPE_FLOAT32, {4}, false},
-                     {"action", v1::DTYPE_INT64, {}, false},
-                     {"reward", v1::DTYPE_FLOAT32, {}, false},
-                     {"discount", v1::DTYPE_FLOAT32, {}, false},
-                     {"next_observation", v1::DTYPE_FLOAT32, {4}, false}};
+  table.signature = {
+      {"observation", v1::DTYPE_FLOAT32, {4}, false, {}, {}},
+      {"action", v1::DTYPE_INT64, {}, false, {0}, {1}},
+      {"reward", v1::DTYPE_FLOAT32, {}, false, {}, {}},
+      {"discount", v1::DTYPE_FLOAT32, {}, false, {}, {}},
+      {"next_observation", v1::DTYPE_FLOAT32, {4}, false, {}, {}}};
   config.actor.num_envs = 4;
   return config;
 }

@@ -149,6 +149,40 @@ std::vector<v1::TensorSpec> ItemSignature(const AlgorithmConfig& algorithm,
   return out;
 }
 
+namespace {
+
+// The action column's minimum and maximum, when given, are the env's
+// action space: 0 and num_actions - 1, or the box's low and high.
+absl::Status CheckActionBounds(const ColumnConfig& column, const EnvSpec& spec,
+                               const std::string& where) {
+  if (column.minimum.empty()) return absl::OkStatus();
+  const ActionSpace& space = spec.action_space;
+  std::vector<double> low, high;
+  if (space.discrete()) {
+    low = {0.0};
+    high = {static_cast<double>(space.num_actions - 1)};
+  } else {
+    low.assign(space.low.begin(), space.low.end());
+    high.assign(space.high.begin(), space.high.end());
+  }
+  auto bound = [](const std::vector<double>& values, size_t k) {
+    return static_cast<float>(values.size() == 1 ? values[0] : values[k]);
+  };
+  bool same = column.minimum.size() == 1 || column.minimum.size() == low.size();
+  for (size_t k = 0; same && k < low.size(); ++k) {
+    same = bound(column.minimum, k) == static_cast<float>(low[k]) &&
+           bound(column.maximum, k) == static_cast<float>(high[k]);
+  }
+  if (same) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      where, " column 'action': minimum [", absl::StrJoin(column.minimum, ", "),
+      "] and maximum [", absl::StrJoin(column.maximum, ", "), "], but env '",
+      spec.name, "' has actions in [", absl::StrJoin(low, ", "), "] .. [",
+      absl::StrJoin(high, ", "), "]"));
+}
+
+}  // namespace
+
 absl::Status CheckItemSignature(const TableConfig& table,
                                 const AlgorithmConfig& algorithm,
                                 const EnvSpec& spec) {
@@ -180,6 +214,9 @@ absl::Status CheckItemSignature(const TableConfig& table,
           where, " column '", got.name, "': shape ", ShapeString(got.shape),
           ", but ", ItemsFor(algorithm, spec), " have ",
           ShapeString(want[w].shape())));
+    }
+    if (got.name == ItemColumnName(ItemColumn::kAction)) {
+      SHOAL_RETURN_IF_ERROR(CheckActionBounds(got, spec, where));
     }
   }
   for (size_t w = 0; w < want.size(); ++w) {

@@ -115,6 +115,38 @@ TEST(CheckItemSignatureTest, WrongDtypeNamesTheColumn) {
             HasSubstr("float32"), HasSubstr("int64"), HasSubstr("cartpole")));
 }
 
+TEST(CheckItemSignatureTest, ActionBoundsMustBeTheEnvsActionSpace) {
+  const EnvSpec cartpole = SpecOf("cartpole");
+  ExperimentConfig config = MakeCheckedConfig(AlgorithmKind::kDqn, cartpole);
+  ColumnConfig& action = config.tables[0].signature[1];
+  action.minimum = {0};
+  action.maximum = {1};
+  EXPECT_TRUE(
+      CheckItemSignature(config.tables[0], config.algorithm, cartpole).ok());
+  action.maximum = {2};
+  absl::Status status =
+      CheckItemSignature(config.tables[0], config.algorithm, cartpole);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("table 'transitions' column 'action': minimum [0] and "
+                        "maximum [2], but env 'cartpole' has actions in [0] .. "
+                        "[1]"));
+
+  const EnvSpec pendulum = SpecOf("pendulum");
+  config = MakeCheckedConfig(AlgorithmKind::kSac, pendulum);
+  ColumnConfig& box = config.tables[0].signature[1];
+  box.minimum = {-2};
+  box.maximum = {2};
+  EXPECT_TRUE(
+      CheckItemSignature(config.tables[0], config.algorithm, pendulum).ok());
+  box.minimum = {-1};
+  EXPECT_THAT(
+      CheckItemSignature(config.tables[0], config.algorithm, pendulum)
+          .message(),
+      HasSubstr("minimum [-1] and maximum [2], but env 'pendulum' has actions "
+                "in [-2] .. [2]"));
+}
+
 TEST(CheckItemSignatureTest, WrongShapeNamesTheColumn) {
   const EnvSpec spec = SpecOf("cartpole");
   ExperimentConfig config = MakeCheckedConfig(AlgorithmKind::kImpala, spec);

@@ -85,7 +85,10 @@ class FakeLearner final : public v1::LearnerService::Service {
       std::shared_ptr<const std::vector<v1::ParametersChunk>> chunks;
       {
         absl::MutexLock lock(&mu_);
-        auto ready = [&] { return version_ > sent; };
+        auto ready = [&] {
+          mu_.AssertHeld();  // Await calls it with mu_ held
+          return version_ > sent;
+        };
         mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(20));
         if (version_ > sent) chunks = chunks_;
         sent = version_;
@@ -130,6 +133,7 @@ class Received {
   bool WaitFor(int64_t v, absl::Duration timeout = absl::Seconds(10)) {
     absl::MutexLock lock(&mu_);
     auto got = [&] {
+      mu_.AssertHeld();  // Await calls it with mu_ held
       return std::find(versions_.begin(), versions_.end(), v) !=
              versions_.end();
     };

@@ -42,16 +42,6 @@ absl::Status CopyOut(const torch::Tensor& src, torch::ScalarType type,
 
 }  // namespace
 
-EnvShape EnvShapeOf(const EnvSpec& spec) {
-  EnvShape shape;
-  shape.observation_size = spec.observation_size();
-  shape.discrete = spec.action_space.discrete();
-  shape.num_actions = spec.action_space.num_actions;
-  shape.low = spec.action_space.low;
-  shape.high = spec.action_space.high;
-  return shape;
-}
-
 absl::StatusOr<std::unique_ptr<PolicyRunner>> PolicyRunner::Create(
     const ExperimentConfig& config, const EnvSpec& spec,
     const PolicyRunnerOptions& options, absl::Span<const float> observations) {

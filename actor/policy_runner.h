@@ -63,9 +63,6 @@ struct PolicyRunnerOptions {
   uint64_t seed = 0;
 };
 
-// The shape of `spec` as the networks see it.
-EnvShape EnvShapeOf(const EnvSpec& spec);
-
 class PolicyRunner {
  public:
   // Builds the initial module for `config` and `spec` and sets torch's

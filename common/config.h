@@ -193,6 +193,14 @@ struct ColumnConfig {
   // without -1 take at most 2^31 - 1 bytes, alone and together.
   std::vector<int64_t> shape;
   bool allow_nonfinite = false;  // float columns: accept NaN/Inf; false.
+  // Bounds of the values (dm_env's BoundedArray): [] = none; one number
+  // for every element, or one per element of the last extent. Given
+  // together, minimum <= maximum; whole numbers for integer columns. Replay
+  // does not check values against them; actors check them against their
+  // env's action space, and the learner sizes its networks from the
+  // `action` column's bounds (an int64 action in [0, n - 1]: n actions).
+  std::vector<double> minimum;
+  std::vector<double> maximum;
 };
 v1::TensorSpec ToTensorSpec(const ColumnConfig& column);
 

@@ -210,6 +210,8 @@ void DecodeColumn(const YAML::Node& node, ConfigContext* ctx,
   r.Enum("dtype", &c->dtype);
   r.IntList("shape", &c->shape, -1, std::numeric_limits<int64_t>::max());
   r.Bool("allow_nonfinite", &c->allow_nonfinite);
+  r.Numbers("minimum", &c->minimum);
+  r.Numbers("maximum", &c->maximum);
   r.Finish();
 }
 

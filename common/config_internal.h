@@ -150,6 +150,8 @@ class MapReader {
   bool Required(absl::string_view key);
   template <typename E>
   bool Enum(absl::string_view key, E* out);
+  // One finite number, or a list of them.
+  bool Numbers(absl::string_view key, std::vector<double>* out);
   // A list of integers, each within [min, max].
   bool IntList(absl::string_view key, std::vector<int64_t>* out, int64_t min,
                int64_t max);

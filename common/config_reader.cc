@@ -397,6 +397,34 @@ bool MapReader::ParseEnumText(absl::string_view key, absl::string_view text,
   return false;
 }
 
+bool MapReader::Numbers(absl::string_view key, std::vector<double>* out) {
+  const YAML::Node* node = Lookup(key);
+  if (node == nullptr) return true;
+  std::vector<YAML::Node> items;
+  if (node->IsSequence()) {
+    for (size_t i = 0; i < node->size(); ++i) items.push_back((*node)[i]);
+  } else {
+    items.push_back(*node);
+  }
+  std::vector<double> values;
+  bool ok = true;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string path = node->IsSequence()
+                                 ? absl::StrCat(PathOf(key), "[", i, "]")
+                                 : PathOf(key);
+    double v = 0;
+    if (!items[i].IsScalar() || !ParseDouble(items[i].Scalar(), &v) ||
+        !std::isfinite(v)) {
+      ctx_->Error(path, absl::StrCat("expected a finite number, got ",
+                                     DescribeNode(items[i])));
+      ok = false;
+    }
+    values.push_back(v);
+  }
+  if (ok) *out = std::move(values);
+  return ok;
+}
+
 bool MapReader::IntList(absl::string_view key, std::vector<int64_t>* out,
                         int64_t min, int64_t max) {
   std::vector<YAML::Node> items;

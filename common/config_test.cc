@@ -441,6 +441,50 @@ TEST(ExperimentConfigTest, SignatureLimitsAreCheckedWithFileLineAndKey) {
       "-2");
 }
 
+TEST(ExperimentConfigTest, ColumnBoundsAreOneNumberOrOnePerLastExtent) {
+  const std::string signature =
+      absl::StrCat(kMinimal, kTable, "    signature:\n");
+  absl::StatusOr<ExperimentConfig> c = LoadText(absl::StrCat(
+      signature,
+      "      - {name: action, dtype: int64, shape: [], minimum: 0, "
+      "maximum: 5}\n"
+      "      - {name: box, shape: [2], minimum: [-1, -2.5], maximum: [1, 2]}\n"
+      "      - {name: free, shape: [3]}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::vector<ColumnConfig>& columns = c->tables[0].signature;
+  EXPECT_EQ(columns[0].minimum, std::vector<double>{0});
+  EXPECT_EQ(columns[0].maximum, std::vector<double>{5});
+  EXPECT_EQ(columns[1].minimum, (std::vector<double>{-1, -2.5}));
+  EXPECT_EQ(columns[1].maximum, (std::vector<double>{1, 2}));
+  EXPECT_TRUE(columns[2].minimum.empty());
+  EXPECT_TRUE(columns[2].maximum.empty());
+
+  auto error = [&](const std::string& column) {
+    return LoadError(absl::StrCat(signature, "      - ", column, "\n"));
+  };
+  EXPECT_EQ(error("{name: a, minimum: 0}"),
+            "cfg.yaml:6: tables[0].signature[0].maximum: is required with "
+            "minimum");
+  EXPECT_EQ(error("{name: a, shape: [2], minimum: [0, 0], maximum: [1]}"),
+            "cfg.yaml:6: tables[0].signature[0].maximum: has 1 values, but "
+            "minimum has 2");
+  EXPECT_EQ(error("{name: a, shape: [3], minimum: [0, 0], maximum: [1, 1]}"),
+            "cfg.yaml:6: tables[0].signature[0].minimum: has 2 values: give "
+            "one, or one per element of the last extent of shape [3]");
+  EXPECT_EQ(error("{name: a, minimum: 2, maximum: 1}"),
+            "cfg.yaml:6: tables[0].signature[0].minimum: 2 is above maximum "
+            "1");
+  EXPECT_EQ(error("{name: a, dtype: int64, minimum: 0, maximum: 1.5}"),
+            "cfg.yaml:6: tables[0].signature[0].maximum: a int64 column's "
+            "bound must be a whole number, got 1.5");
+  EXPECT_EQ(error("{name: a, minimum: .nan, maximum: 1}"),
+            "cfg.yaml:6: tables[0].signature[0].minimum: expected a finite "
+            "number, got '.nan'");
+  EXPECT_EQ(error("{name: a, minimum: [0, x], maximum: [1, 1]}"),
+            "cfg.yaml:6: tables[0].signature[0].minimum[1]: expected a finite "
+            "number, got 'x'");
+}
+
 TEST(ExperimentConfigTest, IntegersPastInt64AreOutOfRangeNotWrongType) {
   EXPECT_EQ(LoadError(absl::StrCat(kMinimal, kTable, "    max_size: 1e19\n")),
             "cfg.yaml:5: tables[0].max_size: must be <= 268435455, got 1e19");

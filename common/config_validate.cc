@@ -1,6 +1,7 @@
 // Cross-field checks on a decoded ExperimentConfig: rules that no single
 // key can check on its own.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -121,6 +122,56 @@ void ValidateSignature(const TableConfig& t, const std::string& path,
   }
 }
 
+// A column's minimum and maximum: together, as many as the last extent (or
+// one), ordered, whole for integer dtypes.
+void ValidateBounds(const ColumnConfig& column, const std::string& path,
+                    ConfigContext* ctx) {
+  if (column.minimum.empty() && column.maximum.empty()) return;
+  if (column.minimum.empty() != column.maximum.empty()) {
+    ctx->Error(path + (column.minimum.empty() ? ".minimum" : ".maximum"),
+               "is required with " +
+                   std::string(column.minimum.empty() ? "maximum" : "minimum"));
+    return;
+  }
+  const size_t n = column.minimum.size();
+  if (column.maximum.size() != n) {
+    ctx->Error(path + ".maximum", absl::StrCat("has ", column.maximum.size(),
+                                               " values, but minimum has ", n));
+    return;
+  }
+  if (n > 1 && (column.shape.empty() ||
+                column.shape.back() != static_cast<int64_t>(n))) {
+    ctx->Error(path + ".minimum",
+               absl::StrCat("has ", n,
+                            " values: give one, or one per element "
+                            "of the last extent of shape ",
+                            ShapeString(column.shape)));
+    return;
+  }
+  const bool integer =
+      column.dtype != v1::DTYPE_FLOAT32 && column.dtype != v1::DTYPE_FLOAT64;
+  for (size_t k = 0; k < n; ++k) {
+    const std::string at = n > 1 ? absl::StrCat("[", k, "]") : "";
+    if (column.minimum[k] > column.maximum[k]) {
+      ctx->Error(path + ".minimum" + at,
+                 absl::StrCat(column.minimum[k], " is above maximum", at, " ",
+                              column.maximum[k]));
+      return;
+    }
+    for (const auto& [key, v] :
+         {std::pair<const char*, double>{".minimum", column.minimum[k]},
+          {".maximum", column.maximum[k]}}) {
+      if (integer && v != std::floor(v)) {
+        ctx->Error(
+            path + key + at,
+            absl::StrCat("a ", EnumName(column.dtype),
+                         " column's bound must be a whole number, got ", v));
+        return;
+      }
+    }
+  }
+}
+
 void ValidateTables(const ExperimentConfig& c, ConfigContext* ctx) {
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < c.tables.size(); ++i) {
@@ -136,6 +187,8 @@ void ValidateTables(const ExperimentConfig& c, ConfigContext* ctx) {
     ValidateSignature(t, path, ctx);
     std::map<std::string, size_t> columns;
     for (size_t j = 0; j < t.signature.size(); ++j) {
+      ValidateBounds(t.signature[j], absl::StrCat(path, ".signature[", j, "]"),
+                     ctx);
       auto [col, fresh] = columns.emplace(t.signature[j].name, j);
       if (!fresh) {
         ctx->Error(

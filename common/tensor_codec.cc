@@ -1,7 +1,9 @@
 #include "common/tensor_codec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "absl/base/config.h"
 #include "absl/strings/str_join.h"
@@ -28,6 +30,113 @@ int64_t FirstNonFinite(const std::string& data) {
     if (!std::isfinite(v)) return i;
   }
   return -1;
+}
+
+// "DTYPE_FLOAT32 or DTYPE_FLOAT64", for a message.
+std::string DTypeList(absl::Span<const v1::DType> dtypes) {
+  std::string out;
+  for (size_t i = 0; i < dtypes.size(); ++i) {
+    if (i > 0) absl::StrAppend(&out, i + 1 == dtypes.size() ? " or " : ", ");
+    absl::StrAppend(&out, DTypeProtoLabel(dtypes[i]));
+  }
+  return out;
+}
+
+// Writes the `From` elements of `data` (already checked to hold out.size()
+// of them) into `out`, then checks that they are finite unless allowed.
+template <typename From, typename To>
+absl::Status ConvertElements(const v1::Tensor& tensor,
+                             const ExpectedTensor& expected, absl::Span<To> out,
+                             absl::string_view field) {
+  if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".dtype is ", DTypeProtoLabel(tensor.dtype()),
+                     ", which does not convert to an integer"));
+  } else {
+    const std::string& data = tensor.data();
+    if constexpr (std::is_same_v<From, To>) {
+      if (!out.empty()) std::memcpy(out.data(), data.data(), data.size());
+    } else {
+      for (size_t i = 0; i < out.size(); ++i) {
+        From value;
+        std::memcpy(&value, data.data() + i * sizeof(From), sizeof(From));
+        out[i] = static_cast<To>(value);
+      }
+    }
+    if constexpr (std::is_floating_point_v<From>) {
+      if (!expected.allow_nonfinite) {
+        for (size_t i = 0; i < out.size(); ++i) {
+          if (!std::isfinite(out[i])) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(field, "[", i, "] is ", out[i], ", want finite"));
+          }
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+}
+
+template <typename To>
+absl::Status ConvertTensorIntoImpl(const v1::Tensor& tensor,
+                                   const ExpectedTensor& expected,
+                                   absl::Span<To> out,
+                                   absl::string_view field) {
+  const v1::DType dtype = tensor.dtype();
+  if (std::find(expected.dtypes.begin(), expected.dtypes.end(), dtype) ==
+      expected.dtypes.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".dtype is ", DTypeProtoLabel(dtype), ", want ",
+                     DTypeList(expected.dtypes)));
+  }
+  if (!std::equal(tensor.shape().begin(), tensor.shape().end(),
+                  expected.shape.begin(), expected.shape.end())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".shape is ", ShapeString(tensor.shape()),
+                     ", want ", ShapeString(expected.shape)));
+  }
+  absl::StatusOr<int64_t> n = NumElements(expected.shape, field);
+  if (!n.ok()) return n.status();
+  if (*n != static_cast<int64_t>(out.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Prefix(field), "shape ", ShapeString(expected.shape), " holds ", *n,
+        " elements but the output holds ", out.size()));
+  }
+  const size_t size = DTypeSize(dtype);
+  if (size == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".dtype is ", DTypeProtoLabel(dtype),
+                     ", which is not a valid dtype"));
+  }
+  const std::string& data = tensor.data();
+  if (data.size() != out.size() * size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".data has ", data.size(), " bytes, want ", out.size() * size,
+        " (", out.size(), " x ", DTypeProtoLabel(dtype), ")"));
+  }
+  switch (dtype) {
+    case v1::DTYPE_FLOAT32:
+      return ConvertElements<float>(tensor, expected, out, field);
+    case v1::DTYPE_FLOAT64:
+      return ConvertElements<double>(tensor, expected, out, field);
+    case v1::DTYPE_INT32:
+      return ConvertElements<int32_t>(tensor, expected, out, field);
+    case v1::DTYPE_INT64:
+      return ConvertElements<int64_t>(tensor, expected, out, field);
+    case v1::DTYPE_BOOL:
+      for (size_t i = 0; i < data.size(); ++i) {
+        const auto byte = static_cast<uint8_t>(data[i]);
+        if (byte > 1) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(field, ".data[", i, "] is ", static_cast<int>(byte),
+                           ", not a bool (0 or 1)"));
+        }
+      }
+      return ConvertElements<uint8_t>(tensor, expected, out, field);
+    case v1::DTYPE_UINT8:
+    default:  // DTypeSize() > 0 leaves no other dtype
+      return ConvertElements<uint8_t>(tensor, expected, out, field);
+  }
 }
 
 }  // namespace
@@ -69,6 +178,11 @@ absl::string_view DTypeName(v1::DType dtype) {
 
 std::string DTypeLabel(v1::DType dtype) {
   if (DTypeSize(dtype) > 0) return std::string(DTypeName(dtype));
+  return absl::StrCat(static_cast<int>(dtype));
+}
+
+std::string DTypeProtoLabel(v1::DType dtype) {
+  if (v1::DType_IsValid(dtype)) return v1::DType_Name(dtype);
   return absl::StrCat(static_cast<int>(dtype));
 }
 
@@ -195,6 +309,19 @@ absl::Status CheckTensorMatchesSpec(const v1::Tensor& tensor,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ConvertTensorInto(const v1::Tensor& tensor,
+                               const ExpectedTensor& expected,
+                               absl::Span<float> out, absl::string_view field) {
+  return ConvertTensorIntoImpl(tensor, expected, out, field);
+}
+
+absl::Status ConvertTensorInto(const v1::Tensor& tensor,
+                               const ExpectedTensor& expected,
+                               absl::Span<int64_t> out,
+                               absl::string_view field) {
+  return ConvertTensorIntoImpl(tensor, expected, out, field);
 }
 
 namespace internal {

@@ -30,6 +30,10 @@ absl::string_view DTypeName(v1::DType dtype);
 // shows of a dtype that came from outside.
 std::string DTypeLabel(v1::DType dtype);
 
+// The proto enum name ("DTYPE_FLOAT32") for a value the enum defines, else
+// its number: how the env protocol's messages show a dtype.
+std::string DTypeProtoLabel(v1::DType dtype);
+
 // Parses a DTypeName() string.
 absl::StatusOr<v1::DType> DTypeFromName(absl::string_view name);
 
@@ -113,6 +117,30 @@ absl::Status DecodeTensorInto(const v1::Tensor& tensor, absl::Span<T> out,
 template <typename T>
 absl::StatusOr<std::vector<T>> DecodeTensor(const v1::Tensor& tensor,
                                             absl::string_view field);
+
+// What ConvertTensorInto accepts. The spans are not owned.
+struct ExpectedTensor {
+  absl::Span<const v1::DType> dtypes;  // each converts to the output type
+  absl::Span<const int64_t> shape;     // exact (no -1 wildcards)
+  // Float sources: accept NaN and +-Inf (checked after conversion).
+  bool allow_nonfinite = false;
+};
+
+// Checks `tensor` against `expected` and writes its elements into `out`,
+// converted (float32 from any dtype; int64 from int32, int64, uint8, bool).
+// `out` must hold NumElements(expected.shape) elements. INVALID_ARGUMENT
+// names the sub-field of `field` with proto enum dtype names, e.g.
+// "StepRequest.action.dtype is DTYPE_FLOAT32, want DTYPE_INT64",
+// ".shape is [2], want []", ".data has 4 bytes, want 8 ...", ".data[3] is 7,
+// not a bool (0 or 1)", "StepRequest.action[0] is nan, want finite". On an
+// error `out` may be partly written. O(size); allocates only for messages.
+absl::Status ConvertTensorInto(const v1::Tensor& tensor,
+                               const ExpectedTensor& expected,
+                               absl::Span<float> out, absl::string_view field);
+absl::Status ConvertTensorInto(const v1::Tensor& tensor,
+                               const ExpectedTensor& expected,
+                               absl::Span<int64_t> out,
+                               absl::string_view field);
 
 // ----------------------------------------------------------------------------
 // Implementation details.

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -287,6 +288,149 @@ TEST(TensorCodecTest, DTypeNamesRoundTrip) {
   EXPECT_EQ(DTypeFromName("float16").status().message(),
             "unknown dtype 'float16' (expected float32, float64, int32, "
             "int64, uint8 or bool)");
+}
+
+// Every dtype, and the dtypes whose elements an int64 output accepts.
+constexpr v1::DType kAllDTypes[] = {v1::DTYPE_FLOAT32, v1::DTYPE_FLOAT64,
+                                    v1::DTYPE_INT32,   v1::DTYPE_INT64,
+                                    v1::DTYPE_UINT8,   v1::DTYPE_BOOL};
+constexpr v1::DType kIntegerDTypes[] = {v1::DTYPE_INT32, v1::DTYPE_INT64,
+                                        v1::DTYPE_UINT8, v1::DTYPE_BOOL};
+
+// `values` ({0, 1, 0} here) as a [3] tensor of element type T.
+template <typename T>
+v1::Tensor ThreeOf(const std::vector<T>& values) {
+  v1::Tensor tensor;
+  EXPECT_TRUE(EncodeTensor<T>(values, {3}, &tensor).ok());
+  return tensor;
+}
+
+std::vector<v1::Tensor> ZeroOneZeroInEveryDType() {
+  const bool bools[] = {false, true, false};
+  return {ThreeOf<float>({0, 1, 0}),
+          ThreeOf<double>({0, 1, 0}),
+          ThreeOf<int32_t>({0, 1, 0}),
+          ThreeOf<int64_t>({0, 1, 0}),
+          ThreeOf<uint8_t>({0, 1, 0}),
+          [&] {
+            v1::Tensor tensor;
+            EXPECT_TRUE(EncodeTensor<bool>(bools, {3}, &tensor).ok());
+            return tensor;
+          }()};
+}
+
+TEST(TensorCodecTest, ConvertIntoFloatAcceptsEveryListedDtype) {
+  const int64_t shape[] = {3};
+  for (const v1::Tensor& tensor : ZeroOneZeroInEveryDType()) {
+    std::vector<float> out(3, -1.0f);
+    const absl::Status status = ConvertTensorInto(tensor, {kAllDTypes, shape},
+                                                  absl::MakeSpan(out), "obs");
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(out, (std::vector<float>{0, 1, 0})) << tensor.dtype();
+  }
+}
+
+TEST(TensorCodecTest, ConvertIntoInt64AcceptsIntegersAndRefusesFloats) {
+  const int64_t shape[] = {3};
+  for (const v1::Tensor& tensor : ZeroOneZeroInEveryDType()) {
+    std::vector<int64_t> out(3, -1);
+    const absl::Status status = ConvertTensorInto(tensor, {kAllDTypes, shape},
+                                                  absl::MakeSpan(out), "a");
+    if (tensor.dtype() == v1::DTYPE_FLOAT32 ||
+        tensor.dtype() == v1::DTYPE_FLOAT64) {
+      EXPECT_EQ(status.message(),
+                absl::StrCat("a.dtype is ", DTypeProtoLabel(tensor.dtype()),
+                             ", which does not convert to an integer"));
+    } else {
+      ASSERT_TRUE(status.ok()) << status;
+      EXPECT_EQ(out, (std::vector<int64_t>{0, 1, 0})) << tensor.dtype();
+    }
+  }
+}
+
+TEST(TensorCodecTest, ConvertNamesTheSubFieldOfEachMismatch) {
+  const int64_t scalar[] = {1};  // one element; the tensors below are [3]
+  const int64_t three[] = {3};
+  std::vector<float> out(3);
+  const v1::Tensor ints = ThreeOf<int32_t>({1, 2, 3});
+  EXPECT_EQ(ConvertTensorInto(ints, {absl::MakeConstSpan(kAllDTypes, 1), three},
+                              absl::MakeSpan(out), "StepRequest.action")
+                .message(),
+            "StepRequest.action.dtype is DTYPE_INT32, want DTYPE_FLOAT32");
+  EXPECT_EQ(ConvertTensorInto(ints, {absl::MakeConstSpan(kAllDTypes, 2), three},
+                              absl::MakeSpan(out), "o")
+                .message(),
+            "o.dtype is DTYPE_INT32, want DTYPE_FLOAT32 or DTYPE_FLOAT64");
+  v1::Tensor unknown = ints;
+  unknown.set_dtype(static_cast<v1::DType>(99));
+  EXPECT_EQ(ConvertTensorInto(unknown, {kIntegerDTypes, three},
+                              absl::MakeSpan(out), "o")
+                .message(),
+            "o.dtype is 99, want DTYPE_INT32, DTYPE_INT64, DTYPE_UINT8 or "
+            "DTYPE_BOOL");
+  EXPECT_EQ(ConvertTensorInto(ints, {kAllDTypes, scalar},
+                              absl::MakeSpan(out).subspan(0, 1), "o")
+                .message(),
+            "o.shape is [3], want [1]");
+  v1::Tensor short_data = ints;
+  short_data.mutable_data()->resize(5);
+  EXPECT_EQ(ConvertTensorInto(short_data, {kAllDTypes, three},
+                              absl::MakeSpan(out), "o")
+                .message(),
+            "o.data has 5 bytes, want 12 (3 x DTYPE_INT32)");
+  v1::Tensor bad_bool = ThreeOf<uint8_t>({0, 1, 7});
+  bad_bool.set_dtype(v1::DTYPE_BOOL);
+  EXPECT_EQ(
+      ConvertTensorInto(bad_bool, {kAllDTypes, three}, absl::MakeSpan(out), "o")
+          .message(),
+      "o.data[2] is 7, not a bool (0 or 1)");
+  // A dtype the caller lists but the codec cannot size is still refused.
+  const v1::DType listed[] = {unknown.dtype()};
+  EXPECT_EQ(
+      ConvertTensorInto(unknown, {listed, three}, absl::MakeSpan(out), "o")
+          .message(),
+      "o.dtype is 99, which is not a valid dtype");
+  EXPECT_EQ(DTypeProtoLabel(v1::DTYPE_BOOL), "DTYPE_BOOL");
+}
+
+TEST(TensorCodecTest, ConvertRefusesNonFiniteFloatsUnlessAllowed) {
+  const int64_t three[] = {3};
+  std::vector<float> out(3);
+  const v1::Tensor nan = ThreeOf<float>({0, std::nanf(""), 0});
+  EXPECT_EQ(ConvertTensorInto(nan, {kAllDTypes, three}, absl::MakeSpan(out),
+                              "StepRequest.action")
+                .message(),
+            "StepRequest.action[1] is nan, want finite");
+  // Finite as float64 but not as float32: checked after conversion.
+  const v1::Tensor huge = ThreeOf<double>({0, 0, 1e300});
+  EXPECT_EQ(
+      ConvertTensorInto(huge, {kAllDTypes, three}, absl::MakeSpan(out), "o")
+          .message(),
+      "o[2] is inf, want finite");
+  ExpectedTensor allow{kAllDTypes, three};
+  allow.allow_nonfinite = true;
+  EXPECT_TRUE(ConvertTensorInto(nan, allow, absl::MakeSpan(out), "o").ok());
+  EXPECT_TRUE(std::isnan(out[1]));
+}
+
+TEST(TensorCodecTest, ConvertChecksTheExpectedShapeAgainstTheOutput) {
+  const int64_t three[] = {3};
+  std::vector<float> two(2);
+  EXPECT_EQ(ConvertTensorInto(ThreeOf<float>({0, 0, 0}), {kAllDTypes, three},
+                              absl::MakeSpan(two), "o")
+                .message(),
+            "o: shape [3] holds 3 elements but the output holds 2");
+  // An expected shape past 2^62 elements is refused before any size is
+  // computed from it.
+  const int64_t huge[] = {int64_t{1} << 31, int64_t{1} << 31, 4};
+  v1::Tensor tensor;
+  tensor.set_dtype(v1::DTYPE_FLOAT32);
+  tensor.mutable_shape()->Assign(std::begin(huge), std::end(huge));
+  EXPECT_EQ(
+      ConvertTensorInto(tensor, {kAllDTypes, huge}, absl::MakeSpan(two), "o")
+          .message(),
+      "o: shape [2147483648, 2147483648, 4] has more than 2^62 "
+      "elements");
 }
 
 }  // namespace

@@ -10,11 +10,11 @@
 #include "absl/time/clock.h"
 #include "torch/cuda.h"
 
+#include "common/env_spec.h"
 #include "common/grpc_channel.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/torch/networks.h"
-#include "learner/env_shape.h"
 
 namespace shoal {
 namespace {
@@ -43,7 +43,15 @@ absl::StatusOr<std::unique_ptr<LearnerRuntime>> LearnerRuntime::Start(
   std::unique_ptr<LearnerRuntime> r(new LearnerRuntime());
   SHOAL_ASSIGN_OR_RETURN(r->device_, PickDevice(config.learner.device));
   SetIntraOpThreads(static_cast<int>(config.learner.num_threads));
-  SHOAL_ASSIGN_OR_RETURN(EnvShape shape, EnvShapeFromConfig(config));
+  // The networks' sizes come from the sampled table's signature: the
+  // learner never builds (or dials) an env.
+  const TableConfig* table = config.FindTable(config.learner.table);
+  if (table == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learner.table: no table named ", config.learner.table));
+  }
+  SHOAL_ASSIGN_OR_RETURN(EnvShape shape,
+                         EnvShapeFromSignature(*table, config.algorithm.name));
   SHOAL_ASSIGN_OR_RETURN(std::vector<PipelineColumn> columns,
                          LearnerColumns(config, shape));
   const torch::Device device = r->device_;
@@ -99,7 +107,6 @@ absl::StatusOr<std::unique_ptr<LearnerRuntime>> LearnerRuntime::Start(
   sampler.seed = static_cast<uint64_t>(config.seed) + 1;
   sampler.channel = ChannelOptionsFromConfig(config, "");
   SHOAL_ASSIGN_OR_RETURN(r->sampler_, ShardedSampler::Create(sampler));
-  const TableConfig* table = config.FindTable(config.learner.table);
   const bool prioritized = table->sampler.kind == SelectorKind::kPrioritized;
   BatchPipelineOptions pipeline;
   pipeline.table = config.learner.table;

@@ -1,6 +1,8 @@
-// Helpers for the learner's tests and benchmarks: cartpole transitions from
-// random play in the item format actors write, the experiment config that
-// trains dqn on them, and an in-process replay shard holding them.
+// Helpers for the learner's tests and benchmarks: cartpole-shaped
+// transitions in the item format actors write, the experiment config that
+// trains dqn on them, and an in-process replay shard holding them. No env
+// is stepped (the learner and its tests never build one): the transitions
+// are random states, actions, rewards and episode ends.
 // Header-only; not for production use.
 #ifndef SHOAL_LEARNER_LEARNER_TESTING_H_
 #define SHOAL_LEARNER_LEARNER_TESTING_H_
@@ -17,7 +19,6 @@
 #include "absl/time/clock.h"
 #include "shoal/v1/replay.pb.h"
 
-#include "actor/envs/env_factory.h"
 #include "common/config.h"
 #include "common/status_macros.h"
 #include "replay/client/local_shard.h"
@@ -42,13 +43,13 @@ inline v1::Tensor Int64Scalar(int64_t value) {
 }
 
 // The transition signature for cartpole: observation [4] f32, action []
-// i64, reward [] f32, discount [] f32, next_observation [4] f32.
+// i64 in [0, 1], reward [] f32, discount [] f32, next_observation [4] f32.
 inline std::vector<ColumnConfig> CartPoleSignature() {
-  return {{"observation", v1::DTYPE_FLOAT32, {4}, false},
-          {"action", v1::DTYPE_INT64, {}, false},
-          {"reward", v1::DTYPE_FLOAT32, {}, false},
-          {"discount", v1::DTYPE_FLOAT32, {}, false},
-          {"next_observation", v1::DTYPE_FLOAT32, {4}, false}};
+  return {{"observation", v1::DTYPE_FLOAT32, {4}, false, {}, {}},
+          {"action", v1::DTYPE_INT64, {}, false, {0}, {1}},
+          {"reward", v1::DTYPE_FLOAT32, {}, false, {}, {}},
+          {"discount", v1::DTYPE_FLOAT32, {}, false, {}, {}},
+          {"next_observation", v1::DTYPE_FLOAT32, {4}, false, {}, {}}};
 }
 
 // A dqn config on cartpole with a small network, sampling table
@@ -77,35 +78,31 @@ inline ExperimentConfig CartPoleDqnConfig(bool prioritized = false) {
   return config;
 }
 
-// `n` 1-step transitions from uniformly random cartpole play.
+// `n` 1-step cartpole-shaped transitions: states drawn within cartpole's
+// bounds, uniform actions, reward 1, and an episode end (discount 0) one
+// step in twenty, as random play gives.
 inline std::vector<v1::Item> CartPoleTransitions(int n, uint64_t seed,
                                                  int64_t policy_version = 0) {
-  EnvOptions options;
-  options.name = "cartpole";
-  std::unique_ptr<Env> env = MakeEnv(options).value();
   std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> state(-0.2f, 0.2f);
   std::vector<float> obs(4), next(4);
-  uint64_t episode = 0;
-  (void)env->Reset(seed * 1000 + episode, absl::MakeSpan(obs));
+  for (float& x : obs) x = state(rng);
   std::vector<v1::Item> items;
   while (static_cast<int>(items.size()) < n) {
-    Action action;
-    action.discrete = static_cast<int64_t>(rng() % 2);
-    StepResult step = env->Step(action, absl::MakeSpan(next)).value();
+    const int64_t action = static_cast<int64_t>(rng() % 2);
+    for (float& x : next) x = state(rng);
+    const bool terminated = rng() % 20 == 0;
     v1::Item item;
     item.set_table("transitions");
     item.set_priority(1.0);
     item.set_policy_version(policy_version);
     *item.add_columns() = FloatTensor(obs, {4});
-    *item.add_columns() = Int64Scalar(action.discrete);
-    *item.add_columns() = FloatTensor({static_cast<float>(step.reward)}, {});
-    *item.add_columns() = FloatTensor({step.terminated ? 0.0f : 0.99f}, {});
+    *item.add_columns() = Int64Scalar(action);
+    *item.add_columns() = FloatTensor({1.0f}, {});
+    *item.add_columns() = FloatTensor({terminated ? 0.0f : 0.99f}, {});
     *item.add_columns() = FloatTensor(next, {4});
     items.push_back(std::move(item));
     obs = next;
-    if (step.terminated || step.truncated) {
-      (void)env->Reset(seed * 1000 + ++episode, absl::MakeSpan(obs));
-    }
   }
   return items;
 }

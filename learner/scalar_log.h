@@ -41,9 +41,6 @@ class ScalarLog {
   absl::Status Write(int64_t step, absl::Time wall_time,
                      const std::vector<std::pair<std::string, double>>& values);
 
-  const std::string& csv_path() const { return csv_path_; }
-  const std::string& events_path() const { return tensorboard_->path(); }
-
  private:
   ScalarLog(std::string csv_path, std::FILE* csv,
             std::unique_ptr<TensorBoardWriter> tensorboard)

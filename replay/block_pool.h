@@ -28,8 +28,6 @@ class BlockPool {
   void Free(char* block);
 
   size_t block_size() const { return block_size_; }
-  // Bytes held in chunks (used and free).
-  size_t reserved_bytes() const { return chunks_.size() * chunk_bytes_; }
 
  private:
   const size_t block_size_;   // rounded up to a multiple of 8

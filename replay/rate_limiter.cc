@@ -3,7 +3,6 @@
 #include <cassert>
 #include <cmath>
 #include <string>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -83,6 +82,22 @@ bool RateLimiter::CanSample(absl::Mutex* /*mu*/, int64_t n) const {
   return diff >= options_.min_diff;
 }
 
+int64_t RateLimiter::InsertRoom(absl::Mutex* mu, int64_t at_most) const {
+  if (at_most < 1 || !CanInsert(mu, 1)) return 0;
+  // CanInsert(n) only turns false as n grows: search for where it does.
+  int64_t allowed = 1;  // CanInsert(allowed) holds
+  int64_t high = at_most;
+  while (allowed < high) {
+    const int64_t mid = allowed + (high - allowed + 1) / 2;
+    if (CanInsert(mu, mid)) {
+      allowed = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return allowed;
+}
+
 std::string RateLimiter::InsertBlockedReason(absl::Mutex* /*mu*/) const {
   const double diff =
       static_cast<double>(inserts_ + 1) * options_.samples_per_insert -
@@ -159,7 +174,6 @@ void RateLimiter::StateChanged(absl::Mutex* mu) {
   if (blocked_samples_ > 0 && (cancelled_ || CanSample(mu))) {
     can_sample_cv_.SignalAll();
   }
-  if (state_changed_) state_changed_();
 }
 
 void RateLimiter::Insert(absl::Mutex* mu, int64_t n) {
@@ -236,11 +250,6 @@ void RateLimiter::FillInfo(absl::Mutex* /*mu*/,
   info->set_samples(samples_);
   info->set_blocked_inserts(blocked_inserts_);
   info->set_blocked_samples(blocked_samples_);
-}
-
-void RateLimiter::SetStateChangedCallback(absl::Mutex* /*mu*/,
-                                          std::function<void()> callback) {
-  state_changed_ = std::move(callback);
 }
 
 }  // namespace shoal

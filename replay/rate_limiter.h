@@ -15,7 +15,6 @@
 
 #include <cfloat>
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -91,6 +90,11 @@ class RateLimiter {
   bool CanSample(absl::Mutex* mu, int64_t n = 1) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
+  // The most inserts, up to `at_most`, allowed now together (the largest n
+  // with CanInsert(n)); 0 when none is. O(log at_most).
+  int64_t InsertRoom(absl::Mutex* mu, int64_t at_most) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
   // Waits, releasing `mu`, until one insert / sample is allowed: OK. Returns
   // DEADLINE_EXCEEDED saying what blocked it once `deadline` passes, and
   // CANCELLED once Cancel() has been called (even if allowed). A past
@@ -102,25 +106,26 @@ class RateLimiter {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Record `n` inserts, samples or deletes (an item left the table, for any
-  // reason), wake the waiters this may unblock and run the state-changed
-  // callback. They do not check CanInsert/CanSample. O(1) plus the callback.
+  // reason) and wake the Await callers this may unblock. They do not check
+  // CanInsert/CanSample. O(1). (A table wakes its parked inserts itself,
+  // asking InsertRoom; see InsertWaitQueue.)
   // REQUIRES: n >= 0; Delete: n <= size.
   void Insert(absl::Mutex* mu, int64_t n = 1) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Sample(absl::Mutex* mu, int64_t n = 1) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Delete(absl::Mutex* mu, int64_t n = 1) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
-  // Sets the counters to zero (the table was emptied), wakes waiters and runs
-  // the callback. Does not undo Cancel().
+  // Sets the counters to zero (the table was emptied) and wakes waiters.
+  // Does not undo Cancel().
   void Reset(absl::Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   // Makes every current and future Await return CANCELLED (e.g. at
-  // shutdown), and runs the callback. Permanent.
+  // shutdown). Permanent.
   void Cancel(absl::Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   bool cancelled(absl::Mutex* mu) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
-  // The counters, for checkpoints. set_cursor replaces them (waking waiters
-  // and running the callback); INVALID_ARGUMENT, changing nothing, unless
-  // 0 <= deletes <= inserts and samples >= 0.
+  // The counters, for checkpoints. set_cursor replaces them (waking
+  // waiters); INVALID_ARGUMENT, changing nothing, unless 0 <= deletes <=
+  // inserts and samples >= 0.
   Cursor cursor(absl::Mutex* mu) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status set_cursor(absl::Mutex* mu, const Cursor& cursor)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -131,16 +136,8 @@ class RateLimiter {
   void FillInfo(absl::Mutex* mu, v1::RateLimiterInfo* info) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
-  // For callers that cannot block (the async service): `callback` runs after
-  // every change of inserts, samples or deletes, and after Reset, Cancel and
-  // set_cursor, on the thread making the change and WITH `mu` HELD. It
-  // must be cheap, must not block, and must not lock `mu` or call back into
-  // the table; typically it schedules a retry elsewhere. Empty to unset.
-  void SetStateChangedCallback(absl::Mutex* mu, std::function<void()> callback)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-
  private:
-  // Signals the waiters that can now proceed, then runs the callback.
+  // Signals the waiters that can now proceed.
   void StateChanged(absl::Mutex* mu) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Why an insert / sample is blocked now, for DEADLINE_EXCEEDED.
   std::string InsertBlockedReason(absl::Mutex* mu) const
@@ -159,7 +156,6 @@ class RateLimiter {
   int64_t blocked_inserts_ = 0;
   int64_t blocked_samples_ = 0;
   bool cancelled_ = false;
-  std::function<void()> state_changed_;
   // Waited on with the table's mutex.
   absl::CondVar can_insert_cv_;
   absl::CondVar can_sample_cv_;

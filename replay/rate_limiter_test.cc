@@ -179,6 +179,38 @@ TEST(RateLimiterTest, QueueBlocksInsertsAtSizeAndSamplesWhenEmpty) {
   EXPECT_TRUE(limiter.CanInsert(&mu, /*n=*/3));
 }
 
+TEST(RateLimiterTest, InsertRoomIsTheMostInsertsAllowedTogether) {
+  absl::Mutex mu;
+  // min_diff = 3*2 - 4 = 2, max_diff = 3*2 + 4 = 10.
+  RateLimiter limiter(RateLimiterOptions::SampleToInsertRatio(
+      /*samples_per_insert=*/2.0, /*min_size_to_sample=*/3,
+      /*error_buffer=*/4.0));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(limiter.InsertRoom(&mu, /*at_most=*/100), 5);  // 5*2 = 10
+  EXPECT_EQ(limiter.InsertRoom(&mu, /*at_most=*/3), 3);
+  EXPECT_EQ(limiter.InsertRoom(&mu, /*at_most=*/0), 0);
+  limiter.Insert(&mu, /*n=*/5);
+  EXPECT_EQ(limiter.InsertRoom(&mu, /*at_most=*/100), 0);
+  limiter.Sample(&mu, /*n=*/3);  // 10 - 3 = 7: one more insert makes 9
+  EXPECT_EQ(limiter.InsertRoom(&mu, /*at_most=*/100), 1);
+  limiter.Sample(&mu, /*n=*/4);  // 3: four more make 11, three make 9
+  EXPECT_EQ(limiter.InsertRoom(&mu, /*at_most=*/100), 3);
+  for (int64_t at_most = 1; at_most <= 100; ++at_most) {
+    const int64_t room = limiter.InsertRoom(&mu, at_most);
+    EXPECT_TRUE(limiter.CanInsert(&mu, room)) << at_most;
+    EXPECT_TRUE(room == at_most || !limiter.CanInsert(&mu, room + 1))
+        << at_most;
+  }
+  // The min size lets the table fill up to it whatever the ratio says.
+  RateLimiter min_size(RateLimiterOptions::MinSize(/*min_size_to_sample=*/10));
+  min_size.Insert(&mu, /*n=*/4);
+  EXPECT_EQ(min_size.InsertRoom(&mu, /*at_most=*/int64_t{1} << 40),
+            int64_t{1} << 40);
+  RateLimiter queue(RateLimiterOptions::Queue(/*size=*/10));
+  queue.Insert(&mu, /*n=*/4);
+  EXPECT_EQ(queue.InsertRoom(&mu, /*at_most=*/100), 6);
+}
+
 TEST(RateLimiterTest, AwaitCanSampleReturnsOnceAnotherThreadReachesMinSize) {
   absl::Mutex mu;
   RateLimiter limiter(RateLimiterOptions::MinSize(/*min_size_to_sample=*/2));
@@ -318,27 +350,6 @@ TEST(RateLimiterTest, CancelWakesEveryWaiterWithCancelled) {
   limiter.Reset(&mu);
   EXPECT_EQ(limiter.AwaitCanInsert(&mu, absl::InfiniteFuture()).code(),
             absl::StatusCode::kCancelled);
-}
-
-TEST(RateLimiterTest, StateChangedCallbackRunsWithTheMutexHeld) {
-  absl::Mutex mu;
-  RateLimiter limiter(RateLimiterOptions::MinSize(/*min_size_to_sample=*/1));
-  int calls = 0;
-  absl::MutexLock lock(&mu);
-  limiter.SetStateChangedCallback(&mu, [&] {
-    mu.AssertHeld();
-    ++calls;
-  });
-  limiter.Insert(&mu);
-  limiter.Sample(&mu);
-  limiter.Delete(&mu);
-  limiter.Reset(&mu);
-  ASSERT_TRUE(limiter.set_cursor(&mu, RateLimiterCursor{}).ok());
-  limiter.Cancel(&mu);
-  EXPECT_EQ(calls, 6);
-  limiter.SetStateChangedCallback(&mu, nullptr);
-  limiter.Insert(&mu);
-  EXPECT_EQ(calls, 6);
 }
 
 TEST(RateLimiterTest, CursorRoundTripsAndRestoreRejectsBadValues) {

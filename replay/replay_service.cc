@@ -19,13 +19,14 @@
 #include "common/quote.h"
 #include "common/raw_request.h"
 #include "common/status_macros.h"
+#include "replay/insert_wait_queue.h"
 #include "replay/sample_encoder.h"
 
 namespace shoal {
 namespace {
 
-// Blocking waits are cut into slices so a reactor notices its stream being
-// cancelled within this long.
+// A sample's blocking waits are cut into slices so its reactor notices its
+// stream being cancelled within this long.
 constexpr absl::Duration kWaitSlice = absl::Seconds(1);
 
 // Insert batches of at most this many payload bytes are stored on the
@@ -57,13 +58,22 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
 }
 
 // One InsertStream: read a batch and insert it, write the acknowledgement,
-// read the next. A small batch is inserted on the callback thread while the
-// rate limiter admits it without waiting; a large one, and the rest of a
-// batch from the first item that would wait, on the insert pool. Raw bytes
-// both ways: the request is parsed here (a malformed one ends the stream
-// with INVALID_ARGUMENT), the acknowledgement serialised here.
+// read the next. A small batch is inserted on the callback thread, a large
+// one on the insert pool. When a table's rate limiter holds an item back,
+// the reactor parks in that table (an InsertWaiter) and its thread goes on
+// to other work: a held-back writer costs no thread, however many there
+// are. The table wakes it (OnInsertReady) when a sample makes room, or at
+// shutdown, and the rest of the batch is inserted on the insert pool. Raw
+// bytes both ways: the request is parsed here (a malformed one ends the
+// stream with INVALID_ARGUMENT), the acknowledgement serialised here.
+//
+// One reaction or pool task works on the batch at a time. mu_ orders the
+// thread that parks (it holds mu_ until it has recorded how far it got)
+// before the one that is woken, and a cancellation that comes while the
+// reactor is parked; lock order: mu_, then the table's.
 class InsertReactor final
-    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+      public InsertWaiter {
  public:
   InsertReactor(ReplayServer* server, ThreadPool* pool, ReplayMetrics* metrics)
       : server_(server), pool_(pool), metrics_(metrics) {
@@ -92,8 +102,28 @@ class InsertReactor final
     StartRead(&request_bytes_);
   }
 
-  void OnCancel() override { cancelled_ = true; }
+  // A parked reactor has no thread to notice: it is taken out of its table
+  // and finished here, unless the table woke it first (then the woken task
+  // sees cancelled_ and finishes).
+  void OnCancel() override {
+    Table* parked;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      parked = parked_on_;
+    }
+    if (parked != nullptr && parked->LeaveInsertQueue(this)) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                          "stream cancelled while blocked"));
+    }
+  }
+
   void OnDone() override { delete this; }
+
+  // The table this reactor is parked in made room, or was cancelled.
+  void OnInsertReady() override {
+    pool_->Schedule([this] { InsertFrom(); });
+  }
 
  private:
   // Every item's table and content, before anything is stored.
@@ -143,8 +173,8 @@ class InsertReactor final
     return absl::OkStatus();
   }
 
-  // Validates the batch and inserts what the rate limiters admit at once;
-  // hands the rest to the pool. Runs on the callback thread.
+  // Validates the batch and inserts it: a small one here, on the callback
+  // thread, a large one on the pool.
   void Start() {
     response_.Clear();
     next_ = 0;
@@ -152,11 +182,11 @@ class InsertReactor final
       Reject(valid);
       return;
     }
-    if (batch_bytes_ <= kMaxInlineInsertBytes &&
-        InsertFrom(absl::InfinitePast())) {
+    if (batch_bytes_ <= kMaxInlineInsertBytes) {
+      InsertFrom();
       return;
     }
-    pool_->Schedule([this] { Process(); });
+    pool_->Schedule([this] { InsertFrom(); });
   }
 
   // Acknowledges the whole batch as rejected. Its last sequence number
@@ -183,44 +213,55 @@ class InsertReactor final
   }
 
   // Inserts items from next_ on, each run of one table's items in one
-  // InsertBatch, waiting until `deadline`. Returns true when the batch is
-  // done and its acknowledgement (or the stream's end) is under way; false
-  // when the limiter blocked before `deadline`, with next_ where it stopped.
-  bool InsertFrom(absl::Time deadline) {
+  // InsertBatchOrPark; parks in the table whose rate limiter holds an item
+  // back (OnInsertReady calls this again), else acknowledges the batch or
+  // ends the stream.
+  void InsertFrom() {
     const int n = request_.items_size();
     const uint64_t first = request_.first_sequence();
     while (next_ < n) {
       int end = next_ + 1;
       while (end < n && tables_[end] == tables_[next_]) ++end;
-      InsertBatchResult result;
-      absl::Status status = tables_[next_]->InsertBatch(
-          absl::MakeConstSpan(request_.items().data() + next_, end - next_),
-          request_.writer_id(), first + next_, deadline, &result);
-      if (metrics_) {
-        metrics_->inserted().Increment(result.stored);
-        metrics_->duplicates().Increment(result.processed - result.stored);
+      Table* table = tables_[next_];
+      absl::Status status;
+      bool cancelled;
+      {
+        absl::MutexLock lock(&mu_);
+        parked_on_ = nullptr;
+        cancelled = cancelled_;
+        if (!cancelled) {
+          InsertBatchResult result;
+          status = table->InsertBatchOrPark(
+              absl::MakeConstSpan(request_.items().data() + next_, end - next_),
+              request_.writer_id(), first + next_, this, &result);
+          if (metrics_) {
+            metrics_->inserted().Increment(result.stored);
+            metrics_->duplicates().Increment(result.processed - result.stored);
+          }
+          next_ += result.processed;
+          if (result.parked) {
+            // From here the table may wake this reactor on another thread,
+            // which goes on once mu_ is released: touch nothing more.
+            parked_on_ = table;
+            return;
+          }
+        }
       }
-      next_ += result.processed;
-      if (absl::IsDeadlineExceeded(status) && !cancelled_) return false;
-      if (!status.ok()) {
-        Finish(absl::IsCancelled(status)
-                   ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                  "replay shard is shutting down")
-                   : grpc::Status(grpc::StatusCode::CANCELLED,
-                                  "stream cancelled while blocked"));
-        return true;
+      if (cancelled) {
+        // Woken by the table and cancelled since: hand on the room.
+        table->LeaveInsertQueue(this);
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                            "stream cancelled while blocked"));
+        return;
+      }
+      if (!status.ok()) {  // CANCELLED: the shard is shutting down
+        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "replay shard is shutting down"));
+        return;
       }
     }
     response_.set_acked_sequence(first + n - 1);
     WriteResponse();
-    return true;
-  }
-
-  // On the pool: waits for the rate limiter in slices, so a cancelled
-  // stream is noticed.
-  void Process() {
-    while (!InsertFrom(absl::Now() + kWaitSlice)) {
-    }
   }
 
   // Serialises response_ and starts writing it.
@@ -241,7 +282,12 @@ class InsertReactor final
   ReplayServer* const server_;
   ThreadPool* const pool_;
   ReplayMetrics* const metrics_;
-  std::atomic<bool> cancelled_{false};
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  // The table this reactor is parked in; null from when the task it is
+  // woken for runs.
+  Table* parked_on_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The batch being handled (one reaction or pool task at a time).
   grpc::ByteBuffer request_bytes_;
   v1::InsertRequest request_;
   v1::InsertResponse response_;

@@ -1,18 +1,23 @@
 // ReplayServiceImpl: the gRPC face of one replay shard (callback API).
 //
 // Each InsertStream and SampleStream gets a self-deleting reactor with at
-// most one read or write in flight. Work that waits on a rate limiter runs
-// on bounded worker pools (one for inserts, one for samples, so that
-// inserts blocked until samples happen never starve those samples, and the
-// other way round), never on gRPC's callback threads; what a limiter admits
-// at once (a small insert batch, a sample request) is done on the callback
-// thread, saving the hop. A blocked insert stops reading its stream, which
-// is gRPC flow control, not an error. Samples go out as wire bytes the
-// table encodes (SampleEncoder), not as messages, one response at a time:
-// a request is sampled and encoded in chunks of at most one response,
-// the next once the last is written, so a reader that stops reading pins
-// at most max_stream_sample_bytes (and all of them together at most
-// max_shard_sample_bytes; a stream waits for room).
+// most one read or write in flight. What a limiter admits at once (a small
+// insert batch, a sample request) is done on gRPC's callback thread, saving
+// the hop; larger work runs on bounded worker pools (one for inserts, one
+// for samples, so neither starves the other). An insert its table's rate
+// limiter holds back holds no thread: its reactor parks in the table
+// (Table::InsertBatchOrPark) and the sample that makes room for it wakes
+// it onto the insert pool, so a shard holds back any number of writers
+// (one parked reactor per open stream) and goes on serving everyone else.
+// A held-back insert stops reading its stream, which is gRPC flow control,
+// not an error. A sample that waits still waits on a sample pool thread.
+//
+// Samples go out as wire bytes the table encodes (SampleEncoder), not as
+// messages, one response at a time: a request is sampled and encoded in
+// chunks of at most one response, the next once the last is written, so a
+// reader that stops reading pins at most max_stream_sample_bytes (and all
+// of them together at most max_shard_sample_bytes; a stream waits for
+// room).
 //
 // Bad input never reaches a table: an insert batch with any bad item is
 // rejected whole with an InsertError naming the field (the stream goes on);
@@ -40,7 +45,9 @@
 namespace shoal {
 
 struct ReplayServiceOptions {
-  // Worker threads for inserts and for samples.
+  // Worker threads for inserts (large batches, and those woken after being
+  // held back) and for samples (large responses, and those waiting on the
+  // rate limiter or for room in the sampled-bytes budgets).
   int insert_threads = 8;
   int sample_threads = 8;
   // Cap on one SampleResponse when the request names none; a single larger

@@ -274,109 +274,6 @@ void Table::EvictOne() {
   ++evictions_;
 }
 
-absl::StatusOr<bool> Table::Insert(const v1::Item& item, uint64_t writer_id,
-                                   uint64_t sequence, absl::Time deadline) {
-  const v1::Item* items[] = {&item};
-  InsertBatchResult result;
-  SHOAL_RETURN_IF_ERROR(
-      InsertBatch(items, writer_id, sequence, deadline, &result));
-  return result.stored == 1;
-}
-
-Table::WriterRun Table::RecordSequence(uint64_t writer_id, uint64_t sequence) {
-  WriterRun& run = writers_[writer_id];
-  if (run.last == 0 || sequence > run.last + 1) {
-    run.first = sequence;  // a new writer, or numbers skipped: a new run
-    run.last = sequence;
-  } else if (sequence == run.last + 1) {
-    run.last = sequence;
-  }  // else below the run (a second stream racing): stored, run unchanged
-  run.last_insert = insert_counter_;
-  const WriterRun updated = run;
-  if (static_cast<int64_t>(writers_.size()) <= kMaxWriters) return updated;
-  // Forget the idler half: amortised O(1) per insert.
-  std::vector<uint64_t> last_inserts;
-  last_inserts.reserve(writers_.size());
-  for (const auto& [id, w] : writers_) last_inserts.push_back(w.last_insert);
-  auto middle = last_inserts.begin() + last_inserts.size() / 2;
-  std::nth_element(last_inserts.begin(), middle, last_inserts.end());
-  const uint64_t cut = *middle;
-  const size_t before = writers_.size();
-  // At least half go, however many share the cut (after a restore, all).
-  absl::erase_if(writers_, [cut, writer_id](const auto& entry) {
-    return entry.first != writer_id && entry.second.last_insert <= cut;
-  });
-  forgotten_writers_ += static_cast<int64_t>(before - writers_.size());
-  return updated;
-}
-
-absl::Status Table::InsertBatch(absl::Span<const v1::Item* const> items,
-                                uint64_t writer_id, uint64_t first_sequence,
-                                absl::Time deadline,
-                                InsertBatchResult* result) {
-  *result = InsertBatchResult();
-  absl::MutexLock lock(&mu_);
-  // The writer's stored run; looked up again after each wait, when another
-  // insert may have moved it (or rehashed the map).
-  WriterRun run;
-  auto find_run = [&] {
-    mu_.AssertHeld();
-    auto it = writers_.find(writer_id);
-    run = it != writers_.end() ? it->second : WriterRun();
-  };
-  find_run();
-  for (const v1::Item* item : items) {
-    const uint64_t sequence = first_sequence + result->processed;
-    auto is_replay = [&] {
-      return run.last != 0 && sequence >= run.first && sequence <= run.last;
-    };
-    while (!is_replay() && !rate_limiter_->CanInsert(&mu_)) {
-      SHOAL_RETURN_IF_ERROR(rate_limiter_->AwaitCanInsert(&mu_, deadline));
-      find_run();
-    }
-    ++result->processed;
-    if (is_replay()) {
-      ++dropped_replays_;
-      continue;
-    }
-    run = InsertLocked(*item, StoredBytes(*item), writer_id, sequence);
-    ++result->stored;
-  }
-  return absl::OkStatus();
-}
-
-Table::WriterRun Table::InsertLocked(const v1::Item& item, int64_t bytes,
-                                     uint64_t writer_id, uint64_t sequence) {
-  while (size_ >= options_.max_size || (options_.max_bytes > 0 && size_ > 0 &&
-                                        bytes_ + bytes > options_.max_bytes)) {
-    EvictOne();
-  }
-  uint32_t index;
-  if (!free_slots_.empty()) {
-    index = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    index = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
-  last_insert_slot_ = index;
-  Slot& slot = slots_[index];
-  slot.data = StorePayload(item);
-  slot.priority = item.priority();
-  slot.inserted_at = ++insert_counter_;
-  slot.policy_version = item.policy_version();
-  slot.times_sampled = 0;
-  slot.actor_index = static_cast<uint16_t>(item.actor_index());
-  slot.env_id = static_cast<uint16_t>(item.env_id());
-  sampler_->Insert(index, slot.priority);
-  remover_->Insert(index, slot.priority);
-  rate_limiter_->Insert(&mu_);
-  bytes_ += bytes;
-  ++size_;
-  ++inserts_;
-  return RecordSequence(writer_id, sequence);
-}
-
 absl::StatusOr<PriorityUpdateResult> Table::UpdatePriorities(
     absl::Span<const uint64_t> keys, absl::Span<const double> priorities) {
   if (keys.size() != priorities.size()) {
@@ -434,20 +331,33 @@ v1::TableInfo Table::Info() const {
   info.set_forgotten_writers(forgotten_writers_);
   info.set_total_priority(sampler_->TotalPriority());
   rate_limiter_->FillInfo(&mu_, info.mutable_rate_limiter());
+  // Parked inserts are held back as much as those waiting with a thread.
+  info.mutable_rate_limiter()->set_blocked_inserts(
+      info.rate_limiter().blocked_inserts() + insert_waiters_.size());
   return info;
 }
 
 void Table::Reset() {
-  absl::MutexLock lock(&mu_);
-  for (uint32_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].data != nullptr) DeleteSlot(i);
+  std::vector<InsertWaiter*> woken;
+  {
+    absl::MutexLock lock(&mu_);
+    for (uint32_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].data != nullptr) DeleteSlot(i);
+    }
+    rate_limiter_->Reset(&mu_);
+    TakeReadyInsertsLocked(&woken);
   }
-  rate_limiter_->Reset(&mu_);
+  WakeInserts(woken);
 }
 
 void Table::Cancel() {
-  absl::MutexLock lock(&mu_);
-  rate_limiter_->Cancel(&mu_);
+  std::vector<InsertWaiter*> woken;
+  {
+    absl::MutexLock lock(&mu_);
+    rate_limiter_->Cancel(&mu_);
+    TakeReadyInsertsLocked(&woken);
+  }
+  WakeInserts(woken);
 }
 
 }  // namespace shoal

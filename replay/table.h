@@ -21,11 +21,16 @@
 // hit the item that reused its slot.
 //
 // Thread-safe. Insert and Sample may wait on the rate limiter (releasing
-// the lock) until their deadline; Cancel() wakes them for shutdown. No
-// method does I/O or calls out while holding mu_.
+// the lock) until their deadline; Cancel() wakes them for shutdown. An
+// insert that must not hold a thread (the gRPC service's) parks instead
+// (InsertBatchOrPark): the table keeps it in an InsertWaitQueue and the
+// call that makes room for it (Sample, Reset, RestoreCheckpoint, Cancel)
+// wakes it once that call has released mu_. No method does I/O or calls
+// out while holding mu_.
 //
-// Implemented in table.cc (storage, inserts, priorities), table_validate.cc
-// (what clients send), table_sample.cc and table_checkpoint.cc.
+// Implemented in table.cc (storage, priorities), table_insert.cc (inserts,
+// parked ones included), table_validate.cc (what clients send),
+// table_sample.cc and table_checkpoint.cc.
 #ifndef SHOAL_REPLAY_TABLE_H_
 #define SHOAL_REPLAY_TABLE_H_
 
@@ -49,6 +54,7 @@
 #include "common/config.h"
 #include "common/config_limits.h"
 #include "replay/block_pool.h"
+#include "replay/insert_wait_queue.h"
 #include "replay/rate_limiter.h"
 #include "replay/record_file.h"
 #include "replay/sample_encoder.h"
@@ -93,6 +99,9 @@ struct InsertBatchResult {
   int processed = 0;
   // Of those, the items stored.
   int stored = 0;
+  // InsertBatchOrPark only: the rate limiter held item `processed` back
+  // and the waiter is parked.
+  bool parked = false;
 };
 
 // Outcome of one UpdatePriorities call.
@@ -149,6 +158,28 @@ class Table {
                            absl::Time deadline, InsertBatchResult* result)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // InsertBatch for callers that must not block: when the rate limiter
+  // holds an item back, parks `waiter` in this table's queue (under the same
+  // lock, so no change of the limiter is missed), sets result->parked and
+  // returns OK, result->processed saying how far it got. waiter's
+  // OnInsertReady() then runs once, without mu_, when room is made for it
+  // or the table is cancelled (see InsertWaitQueue); the waiter goes on by
+  // calling this again from where it stopped, or LeaveInsertQueue.
+  // CANCELLED, with nothing parked, when held back after Cancel().
+  // REQUIRES: `waiter` is parked in no table, and was last woken by this
+  // one if at all. O(items * payload).
+  absl::Status InsertBatchOrPark(absl::Span<const v1::Item* const> items,
+                                 uint64_t writer_id, uint64_t first_sequence,
+                                 InsertWaiter* waiter,
+                                 InsertBatchResult* result)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // For a waiter that will not call InsertBatchOrPark here again (its
+  // stream ended): takes it out of the queue, true when it was parked here
+  // (then it will not be woken), and hands the room it was woken for, if
+  // any, to the next waiter. O(1) plus the waiters woken.
+  bool LeaveInsertQueue(InsertWaiter* waiter) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Samples up to `n` items into `out` (appended): waits until the rate
   // limiter allows one sample, then takes as many of the n as it allows
   // without waiting again, repeating until n or `deadline`. Returns OK with
@@ -184,7 +215,8 @@ class Table {
   // are kept, so a replay after a reset is still dropped.
   void Reset() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Wakes every waiter with CANCELLED, now and in future (shutdown).
+  // Wakes every waiter with CANCELLED, now and in future (shutdown), and
+  // every parked insert.
   void Cancel() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Writes a TableCheckpointHeader and every item the table held when the
@@ -277,6 +309,10 @@ class Table {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SampleInto(int n, absl::Time deadline, const SampleSink& sink)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // SampleInto with the lock held; releases it to wait for the rate limiter
+  // and, before that, to wake the parked inserts it made room for.
+  absl::Status SampleLocked(int n, absl::Time deadline, const SampleSink& sink)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How many of `want` more items fit in `sink`'s byte bound (`want` when
   // it has none); REQUIRES: the fixed layout or no bound. O(1).
   int RoomFor(int want, const SampleSink& sink) const;
@@ -288,6 +324,29 @@ class Table {
   // one insert.
   WriterRun InsertLocked(const v1::Item& item, int64_t bytes,
                          uint64_t writer_id, uint64_t sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // InsertBatch with the lock held: waits until `deadline` when `waiter` is
+  // null, else parks it (see InsertBatchOrPark).
+  absl::Status InsertBatchLocked(absl::Span<const v1::Item* const> items,
+                                 uint64_t writer_id, uint64_t first_sequence,
+                                 absl::Time deadline, InsertWaiter* waiter,
+                                 InsertBatchResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the parked inserts the rate limiter has room for now (all of
+  // them once cancelled) into `woken`, to be woken once mu_ is released.
+  // Call it after every change that may make room. O(log waiters) plus the
+  // waiters taken.
+  void TakeReadyInsertsLocked(std::vector<InsertWaiter*>* woken)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls OnInsertReady() of each of `woken`.
+  void WakeInserts(const std::vector<InsertWaiter*>& woken) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // RestoreCheckpoint's part under mu_: checks `items` and replaces the
+  // table's contents with them.
+  absl::Status RestoreItemsLocked(const v1::TableCheckpointHeader& header,
+                                  const RateLimiter::Cursor& cursor,
+                                  const std::vector<v1::CheckpointItem>& items,
+                                  absl::string_view where)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The Validate checks; names fields only when `named` (the slow path that
   // runs once a check failed, to say where).
@@ -308,6 +367,8 @@ class Table {
   std::unique_ptr<ItemSelector> sampler_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ItemSelector> remover_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<RateLimiter> rate_limiter_ ABSL_GUARDED_BY(mu_);
+  // Inserts the rate limiter holds back, parked without a thread.
+  InsertWaitQueue insert_waiters_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<BlockPool> pool_ ABSL_GUARDED_BY(mu_);  // fixed size only
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);  // reserved to max_size
   std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);

@@ -232,7 +232,21 @@ absl::Status Table::RestoreCheckpoint(const v1::TableCheckpointHeader& header,
               return a.inserted_at() < b.inserted_at();
             });
   absl::MutexLock checkpoint_lock(&checkpoint_mu_);
-  absl::MutexLock lock(&mu_);
+  std::vector<InsertWaiter*> woken;
+  absl::Status restored;
+  {
+    absl::MutexLock lock(&mu_);
+    restored = RestoreItemsLocked(header, cursor, items, where);
+    // The restored cursor may make room for parked inserts.
+    TakeReadyInsertsLocked(&woken);
+  }
+  WakeInserts(woken);
+  return restored;
+}
+
+absl::Status Table::RestoreItemsLocked(
+    const v1::TableCheckpointHeader& header, const RateLimiter::Cursor& cursor,
+    const std::vector<v1::CheckpointItem>& items, absl::string_view where) {
   // Every payload must hold an item this table accepts: samplers, encoders
   // and clients trust what is stored.
   for (const v1::CheckpointItem& item : items) {

@@ -3,6 +3,7 @@
 // byte bound when one is given.
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -117,10 +118,33 @@ absl::Status Table::SampleInto(int n, absl::Time deadline,
     return absl::InvalidArgumentError(
         absl::StrCat("num_samples must be > 0, got ", n));
   }
-  absl::MutexLock lock(&mu_);
+  std::vector<InsertWaiter*> woken;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = SampleLocked(n, deadline, sink);
+    // What was sampled may make room for parked inserts.
+    TakeReadyInsertsLocked(&woken);
+  }
+  WakeInserts(woken);
+  return status;
+}
+
+absl::Status Table::SampleLocked(int n, absl::Time deadline,
+                                 const SampleSink& sink) {
   int taken = 0;
   while (taken < n) {
     if (!rate_limiter_->CanSample(&mu_)) {
+      // What this call took may have made room for parked inserts, which
+      // it may now be waiting for: they go on first.
+      std::vector<InsertWaiter*> woken;
+      TakeReadyInsertsLocked(&woken);
+      if (!woken.empty()) {
+        mu_.Unlock();
+        WakeInserts(woken);
+        mu_.Lock();
+        continue;
+      }
       absl::Status waited = rate_limiter_->AwaitCanSample(&mu_, deadline);
       if (!waited.ok()) {
         if (taken > 0 && absl::IsDeadlineExceeded(waited)) break;

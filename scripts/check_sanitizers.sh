@@ -37,12 +37,15 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 CC=${CC_SANITIZE:-clang-14}
 CXX=${CXX_SANITIZE:-clang++-14}
 FUZZERS=(tensor_codec_fuzz config_fuzz replay_insert_fuzz
-         replay_checkpoint_fuzz parameter_chunks_fuzz prioritized_selector_fuzz)
+         replay_checkpoint_fuzz parameter_chunks_fuzz prioritized_selector_fuzz
+         env_step_fuzz)
 # Unit tests whose threads meet only through our code and Abseil (see
 # tests/tsan/suppressions.txt for why the gRPC ones are not here).
 TSAN_TESTS=(shoal_common_thread_pool_test shoal_replay_rate_limiter_test
             shoal_replay_table_concurrency_test
-            shoal_replay_table_insert_batch_test shoal_replay_table_test)
+            shoal_replay_table_insert_batch_test shoal_replay_table_test
+            shoal_replay_table_parked_insert_test
+            shoal_replay_insert_wait_queue_test)
 
 # UBSan only warns by default; make every finding fail its test or fuzzer.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

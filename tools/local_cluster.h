@@ -126,7 +126,6 @@ class LocalCluster {
   const std::vector<ClusterChild>& children() const { return children_; }
   // "127.0.0.1:p,127.0.0.1:q".
   const std::string& replay_addresses() const { return replay_addresses_; }
-  const std::string& learner_address() const { return learner_address_; }
 
  private:
   explicit LocalCluster(LocalClusterOptions options)

@@ -19,40 +19,9 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
+#include "common/env_spec.h"
+
 namespace shoal {
-
-// The actions an environment accepts.
-struct ActionSpace {
-  enum class Kind { kDiscrete, kBox };
-  Kind kind = Kind::kDiscrete;
-  // kDiscrete: actions are 0 .. num_actions - 1.
-  int64_t num_actions = 0;
-  // kBox: per-dimension bounds; both have dim() entries.
-  std::vector<float> low;
-  std::vector<float> high;
-
-  bool discrete() const { return kind == Kind::kDiscrete; }
-  // Floats per action: 1 for discrete (the index), low.size() for a box.
-  int dim() const { return discrete() ? 1 : static_cast<int>(low.size()); }
-};
-
-// What an environment observes and accepts. Constant for an Env's life.
-struct EnvSpec {
-  // Registered name, e.g. "cartpole".
-  std::string name;
-  // Observation shape; observations are float32, row-major.
-  std::vector<int64_t> observation_shape;
-  ActionSpace action_space;
-  // The step on which an episode is truncated (Gymnasium's TimeLimit);
-  // 0 = never.
-  int max_episode_steps = 0;
-
-  int64_t observation_size() const {
-    int64_t n = 1;
-    for (int64_t d : observation_shape) n *= d;
-    return n;
-  }
-};
 
 // One action. `discrete` is read for a discrete space; `box` (exactly
 // spec().action_space.dim() values) for a box space.

@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
-#include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "shoal/v1/env.pb.h"
 #include "shoal/v1/tensor.pb.h"
 
@@ -19,11 +18,6 @@
 #include "common/quote.h"
 #include "common/status_macros.h"
 #include "common/tensor_codec.h"
-
-#ifndef ABSL_IS_LITTLE_ENDIAN
-#error \
-    "env_service.cc copies tensor bytes as host order; the wire is little-endian"
-#endif
 
 namespace shoal {
 namespace {
@@ -48,46 +42,26 @@ void SpecToProto(const EnvSpec& spec, v1::EnvSpec* proto) {
   proto->set_max_episode_steps(spec.max_episode_steps);
 }
 
-void EncodeObservation(const EnvSpec& spec, const std::vector<float>& values,
-                       v1::Tensor* tensor) {
-  tensor->set_dtype(v1::DTYPE_FLOAT32);
-  for (int64_t extent : spec.observation_shape) tensor->add_shape(extent);
-  tensor->set_data(values.data(), values.size() * sizeof(float));
-}
-
-// "DTYPE_FLOAT32", or the number of a value the enum does not define.
-std::string DTypeString(v1::DType dtype) {
-  if (v1::DType_IsValid(dtype)) return v1::DType_Name(dtype);
-  return absl::StrCat(static_cast<int>(dtype));
-}
-
 // Checks StepRequest.action against `space` and decodes it into `action`
-// (box values into `box_storage`, which `action->box` then views).
+// (box values into `box_storage`, which `action->box` then views). A
+// discrete action is an int64 scalar (shape [] or [1]); a box action is
+// float32 [dim], every value finite.
 absl::Status DecodeAction(const v1::StepRequest& request,
                           const ActionSpace& space,
                           std::vector<float>& box_storage, Action* action) {
+  constexpr absl::string_view kField = "StepRequest.action";
   if (!request.has_action()) {
     return absl::InvalidArgumentError("StepRequest.action is missing");
   }
   const v1::Tensor& tensor = request.action();
   if (space.discrete()) {
-    if (tensor.dtype() != v1::DTYPE_INT64) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "StepRequest.action.dtype is ", DTypeString(tensor.dtype()),
-          ", want DTYPE_INT64 for a discrete space"));
-    }
-    if (tensor.shape_size() > 1 ||
-        (tensor.shape_size() == 1 && tensor.shape(0) != 1)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "StepRequest.action.shape is ", ShapeString(tensor.shape()),
-          ", want [] (an int64 scalar)"));
-    }
-    if (tensor.data().size() != sizeof(int64_t)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("StepRequest.action.data has ", tensor.data().size(),
-                       " bytes, want 8 (one int64)"));
-    }
-    std::memcpy(&action->discrete, tensor.data().data(), sizeof(int64_t));
+    static constexpr v1::DType kInt64[] = {v1::DTYPE_INT64};
+    static constexpr int64_t kOne[] = {1};
+    const bool one = tensor.shape_size() == 1 && tensor.shape(0) == 1;
+    const ExpectedTensor expected{kInt64, one ? absl::Span<const int64_t>(kOne)
+                                              : absl::Span<const int64_t>()};
+    SHOAL_RETURN_IF_ERROR(ConvertTensorInto(
+        tensor, expected, absl::MakeSpan(&action->discrete, 1), kField));
     if (action->discrete < 0 || action->discrete >= space.num_actions) {
       return absl::InvalidArgumentError(
           absl::StrCat("StepRequest.action ", action->discrete,
@@ -95,30 +69,11 @@ absl::Status DecodeAction(const v1::StepRequest& request,
     }
     return absl::OkStatus();
   }
-  const int dim = space.dim();
-  if (tensor.dtype() != v1::DTYPE_FLOAT32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "StepRequest.action.dtype is ", DTypeString(tensor.dtype()),
-        ", want DTYPE_FLOAT32 for a box space"));
-  }
-  if (tensor.shape_size() != 1 || tensor.shape(0) != dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("StepRequest.action.shape is ",
-                     ShapeString(tensor.shape()), ", want [", dim, "]"));
-  }
-  if (tensor.data().size() != sizeof(float) * dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "StepRequest.action.data has ", tensor.data().size(), " bytes, want ",
-        sizeof(float) * dim, " (", dim, " float32)"));
-  }
-  box_storage.resize(dim);
-  std::memcpy(box_storage.data(), tensor.data().data(), sizeof(float) * dim);
-  for (int i = 0; i < dim; ++i) {
-    if (!std::isfinite(box_storage[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "StepRequest.action[", i, "] is ", box_storage[i], ", want finite"));
-    }
-  }
+  static constexpr v1::DType kFloat32[] = {v1::DTYPE_FLOAT32};
+  const int64_t shape[] = {space.dim()};
+  box_storage.resize(space.dim());
+  SHOAL_RETURN_IF_ERROR(ConvertTensorInto(tensor, {kFloat32, shape},
+                                          absl::MakeSpan(box_storage), kField));
   action->box = box_storage;
   return absl::OkStatus();
 }
@@ -368,8 +323,9 @@ absl::Status EnvServiceImpl::ResetSession(const v1::EnvResetRequest& request,
     if (status.ok()) {
       session->episode_running = true;
       if (metrics_ != nullptr) metrics_->resets().Increment();
-      EncodeObservation(session->env->spec(), session->observation,
-                        response->mutable_observation());
+      status = EncodeTensor<float>(session->observation,
+                                   session->env->spec().observation_shape,
+                                   response->mutable_observation());
     }
   }
   Release(*session);
@@ -400,8 +356,9 @@ absl::Status EnvServiceImpl::StepSession(const v1::StepRequest& request,
         if (result->terminated || result->truncated) {
           session->episode_running = false;
         }
-        EncodeObservation(env.spec(), session->observation,
-                          response->mutable_observation());
+        status = EncodeTensor<float>(session->observation,
+                                     env.spec().observation_shape,
+                                     response->mutable_observation());
         response->set_reward(result->reward);
         response->set_terminated(result->terminated);
         response->set_truncated(result->truncated);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -12,7 +11,6 @@
 #include "absl/base/config.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "grpcpp/grpcpp.h"
@@ -51,33 +49,6 @@ absl::Status CallError(const grpc::Status& status, absl::string_view method,
                                    status.error_message()));
 }
 
-// Bytes per element of the observation dtypes this client converts; 0 for
-// any other.
-int ObservationDTypeSize(v1::DType dtype) {
-  switch (dtype) {
-    case v1::DTYPE_FLOAT32:
-    case v1::DTYPE_INT32:
-      return 4;
-    case v1::DTYPE_FLOAT64:
-    case v1::DTYPE_INT64:
-      return 8;
-    case v1::DTYPE_UINT8:
-    case v1::DTYPE_BOOL:
-      return 1;
-    default:
-      return 0;
-  }
-}
-
-template <typename T>
-void ConvertToFloat(const std::string& data, absl::Span<float> out) {
-  for (size_t i = 0; i < out.size(); ++i) {
-    T value;
-    std::memcpy(&value, data.data() + i * sizeof(T), sizeof(T));
-    out[i] = static_cast<float>(value);
-  }
-}
-
 // Checks the server's spec and converts it. INTERNAL names the bad field.
 absl::StatusOr<EnvSpec> SpecFromProto(const v1::OpenResponse& response,
                                       const EnvOptions& options) {
@@ -88,10 +59,10 @@ absl::StatusOr<EnvSpec> SpecFromProto(const v1::OpenResponse& response,
   if (!proto.has_observation()) {
     return absl::InternalError("OpenResponse.spec.observation is missing");
   }
-  if (ObservationDTypeSize(proto.observation().dtype()) == 0) {
+  if (DTypeSize(proto.observation().dtype()) == 0) {
     return absl::InternalError(absl::StrCat(
         "OpenResponse.spec.observation.dtype ",
-        v1::DType_Name(proto.observation().dtype()),
+        DTypeProtoLabel(proto.observation().dtype()),
         " cannot be converted to float32 (want FLOAT32, FLOAT64, INT32, "
         "INT64, UINT8 or BOOL)"));
   }
@@ -116,8 +87,8 @@ absl::StatusOr<EnvSpec> SpecFromProto(const v1::OpenResponse& response,
   }
   if (*observation_bytes > kMaxRemoteObservationBytes) {
     return absl::InternalError(
-        absl::StrCat("OpenResponse.spec.observation: shape [",
-                     absl::StrJoin(spec.observation_shape, ","), "] is ",
+        absl::StrCat("OpenResponse.spec.observation: shape ",
+                     ShapeString(spec.observation_shape), " is ",
                      *observation_bytes, " bytes of float32, over the ",
                      kMaxRemoteObservationBytes, " a remote env may have"));
   }
@@ -217,9 +188,9 @@ class RemoteEnv final : public Env {
     const grpc::Status status =
         stub_->Reset(&context, reset_request_, &reset_response_);
     if (!status.ok()) return CallError(status, "Reset", address_);
-    SHOAL_RETURN_IF_ERROR(DecodeObservation(reset_response_.has_observation(),
-                                            reset_response_.observation(),
-                                            "EnvResetResponse", observation));
+    SHOAL_RETURN_IF_ERROR(DecodeObservation(
+        reset_response_.has_observation(), reset_response_.observation(),
+        "EnvResetResponse.observation", observation));
     steps_ = 0;
     return absl::OkStatus();
   }
@@ -245,9 +216,9 @@ class RemoteEnv final : public Env {
     const grpc::Status status =
         stub_->Step(&context, step_request_, &step_response_);
     if (!status.ok()) return CallError(status, "Step", address_);
-    SHOAL_RETURN_IF_ERROR(DecodeObservation(step_response_.has_observation(),
-                                            step_response_.observation(),
-                                            "StepResponse", observation));
+    SHOAL_RETURN_IF_ERROR(DecodeObservation(
+        step_response_.has_observation(), step_response_.observation(),
+        "StepResponse.observation", observation));
     StepResult result;
     result.reward = step_response_.reward();
     result.terminated = step_response_.terminated();
@@ -275,66 +246,22 @@ class RemoteEnv final : public Env {
     return absl::OkStatus();
   }
 
-  // Validates a reply's observation against the spec and writes it as
-  // float32. INTERNAL names the field, e.g. "StepResponse.observation.data".
+  // Validates a reply's observation (`field`, e.g.
+  // "StepResponse.observation") against the spec and writes it as float32.
+  // INTERNAL names the field, e.g. "StepResponse.observation.data".
   absl::Status DecodeObservation(bool present, const v1::Tensor& tensor,
-                                 absl::string_view message,
+                                 absl::string_view field,
                                  absl::Span<float> out) const {
     if (!present) {
-      return absl::InternalError(absl::StrCat(
-          message, ".observation is missing (from ", address_, ")"));
-    }
-    if (tensor.dtype() != observation_dtype_) {
-      return absl::InternalError(absl::StrCat(
-          message, ".observation.dtype is ", v1::DType_Name(tensor.dtype()),
-          ", the spec says ", v1::DType_Name(observation_dtype_)));
-    }
-    if (!std::equal(tensor.shape().begin(), tensor.shape().end(),
-                    spec_.observation_shape.begin(),
-                    spec_.observation_shape.end())) {
       return absl::InternalError(
-          absl::StrCat(message, ".observation.shape is [",
-                       absl::StrJoin(tensor.shape(), ","), "], the spec says [",
-                       absl::StrJoin(spec_.observation_shape, ","), "]"));
+          absl::StrCat(field, " is missing (from ", address_, ")"));
     }
-    const size_t element_size = ObservationDTypeSize(observation_dtype_);
-    const std::string& data = tensor.data();
-    if (data.size() != element_size * out.size()) {
-      return absl::InternalError(absl::StrCat(
-          message, ".observation.data has ", data.size(), " bytes, want ",
-          element_size * out.size(), " (", out.size(), " x ",
-          v1::DType_Name(observation_dtype_), ")"));
-    }
-    switch (observation_dtype_) {
-      case v1::DTYPE_FLOAT32:
-        std::memcpy(out.data(), data.data(), data.size());
-        break;
-      case v1::DTYPE_FLOAT64:
-        ConvertToFloat<double>(data, out);
-        break;
-      case v1::DTYPE_INT32:
-        ConvertToFloat<int32_t>(data, out);
-        break;
-      case v1::DTYPE_INT64:
-        ConvertToFloat<int64_t>(data, out);
-        break;
-      case v1::DTYPE_UINT8:
-        ConvertToFloat<uint8_t>(data, out);
-        break;
-      case v1::DTYPE_BOOL:
-        for (size_t i = 0; i < out.size(); ++i) {
-          const auto byte = static_cast<unsigned char>(data[i]);
-          if (byte > 1) {
-            return absl::InternalError(
-                absl::StrCat(message, ".observation.data[", i, "] is ",
-                             static_cast<int>(byte), ", not a bool (0 or 1)"));
-          }
-          out[i] = static_cast<float>(byte);
-        }
-        break;
-      default:  // excluded by SpecFromProto
-        return absl::InternalError("unreachable observation dtype");
-    }
+    // Any of the numeric dtypes converts; the one the spec named must come.
+    const ExpectedTensor expected{absl::MakeConstSpan(&observation_dtype_, 1),
+                                  spec_.observation_shape,
+                                  /*allow_nonfinite=*/true};
+    const absl::Status status = ConvertTensorInto(tensor, expected, out, field);
+    if (!status.ok()) return absl::InternalError(status.message());
     return absl::OkStatus();
   }
 

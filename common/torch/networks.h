@@ -32,21 +32,9 @@
 #include "torch/types.h"
 
 #include "common/config.h"
+#include "common/env_spec.h"
 
 namespace shoal {
-
-// What an algorithm needs to know about an environment.
-struct EnvShape {
-  int64_t observation_size = 0;
-  bool discrete = true;
-  int64_t num_actions = 0;  // discrete: actions are 0 .. num_actions - 1.
-  std::vector<float> low;   // box: per-dimension bounds, action_dim entries.
-  std::vector<float> high;
-
-  int64_t action_dim() const {
-    return discrete ? 1 : static_cast<int64_t>(low.size());
-  }
-};
 
 // Output gains of the orthogonal init: hidden layers use sqrt(2), policy
 // heads a small gain (near-uniform initial policy), value heads 1.

@@ -18,6 +18,15 @@ if(SHOAL_BUILD_TESTS)
     add_dependencies(replay_fault_test shoal-replay)
   endif()
 
+  # 1,000 insert streams held back by one shard's rate limiter: no thread
+  # each, others keep their latency; needs only shoal-replay.
+  shoal_test(replay_held_writers_fault_test
+             SRCS ${CMAKE_CURRENT_LIST_DIR}/replay_held_writers_fault_test.cc
+             DEPS shoal_fault_testing LABELS fault TIMEOUT 120)
+  if(TARGET replay_held_writers_fault_test)
+    add_dependencies(replay_held_writers_fault_test shoal-replay)
+  endif()
+
   if(SHOAL_WITH_TORCH)
     # A cluster (2 shards, learner, 3 actors): shard, actor and learner
     # killed and restarted; a shard at max_bytes under the actors' inserts;

@@ -16,6 +16,8 @@
 #                           ParameterWatcher, over gRPC
 #   prioritized_selector_fuzz  extreme priorities and exponents against the
 #                           sum tree, directly and through a Table
+#   env_step_fuzz           Open/Reset/Step/Close requests to the env
+#                           server's EnvServiceImpl, over in-process gRPC
 if(SHOAL_FUZZ)
   # shoal_fuzzer(NAME SRCS extra.cc DEPS x): NAME from tests/fuzz/NAME.cc.
   function(shoal_fuzzer name)
@@ -35,7 +37,8 @@ if(SHOAL_FUZZ)
   shoal_fuzzer(parameter_chunks_fuzz
                SRCS ${PROJECT_SOURCE_DIR}/actor/parameter_watcher.cc
                DEPS shoal_common)
+  shoal_fuzzer(env_step_fuzz DEPS shoal_envs)
   add_custom_target(shoal_fuzzers DEPENDS tensor_codec_fuzz config_fuzz
     replay_insert_fuzz replay_checkpoint_fuzz parameter_chunks_fuzz
-    prioritized_selector_fuzz)
+    prioritized_selector_fuzz env_step_fuzz)
 endif()

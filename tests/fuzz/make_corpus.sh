@@ -13,7 +13,7 @@ fi
 build=$(cd "$1" && pwd)
 cd "$(dirname "$0")"
 for f in tensor_codec_fuzz replay_insert_fuzz replay_checkpoint_fuzz \
-         parameter_chunks_fuzz prioritized_selector_fuzz; do
+         parameter_chunks_fuzz prioritized_selector_fuzz env_step_fuzz; do
   mkdir -p "corpus/$f"
   find "corpus/$f" -type f ! -name 'regression-*' -delete
   SHOAL_FUZZ_WRITE_SEEDS="corpus/$f" "$build/tests/$f" >/dev/null

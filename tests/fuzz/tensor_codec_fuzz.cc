@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary bytes parsed as a wire Tensor and checked
-// against a fixed spec must give a Status, never a crash or a read past the
-// data.
+// against a fixed spec, decoded, and converted (ConvertTensorInto) must give
+// a Status, never a crash or a read past the data.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -52,6 +52,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (shoal::ValidateTensor(tensor, "fuzz").ok() &&
       tensor.dtype() == shoal::v1::DTYPE_FLOAT64) {
     (void)shoal::DecodeTensor<double>(tensor, "fuzz");
+  }
+  // ConvertTensorInto (what both env sides decode with) against a fixed
+  // expectation, as an env server checks an action or a client an
+  // observation; and against the tensor's own shape, where it must accept
+  // exactly the valid tensors.
+  static constexpr shoal::v1::DType kAll[] = {
+      shoal::v1::DTYPE_FLOAT32, shoal::v1::DTYPE_FLOAT64,
+      shoal::v1::DTYPE_INT32,   shoal::v1::DTYPE_INT64,
+      shoal::v1::DTYPE_UINT8,   shoal::v1::DTYPE_BOOL};
+  static constexpr int64_t kShape[] = {2, 4};
+  float floats[8];
+  int64_t ints[8];
+  (void)shoal::ConvertTensorInto(tensor, {kAll, kShape}, floats, "fuzz");
+  (void)shoal::ConvertTensorInto(tensor, {kAll, kShape}, ints, "fuzz");
+  const bool valid = shoal::ValidateTensor(tensor, "fuzz").ok();
+  const absl::StatusOr<int64_t> n = shoal::NumElements(tensor.shape(), "fuzz");
+  if (n.ok() && *n <= 4096) {
+    std::vector<float> out(*n);
+    shoal::ExpectedTensor own{kAll, tensor.shape()};
+    own.allow_nonfinite = true;
+    if (shoal::ConvertTensorInto(tensor, own, absl::MakeSpan(out), "fuzz")
+            .ok() != valid) {
+      __builtin_trap();
+    }
   }
   return 0;
 }

@@ -50,7 +50,7 @@ tables:
     rate_limiter: {kind: min_size, min_size_to_sample: 1}
     signature:
       - {name: observation, dtype: float32, shape: [4]}
-      - {name: action, dtype: int64, shape: []}
+      - {name: action, dtype: int64, shape: [], minimum: 0, maximum: 1}
       - {name: reward, dtype: float32, shape: []}
       - {name: discount, dtype: float32, shape: []}
       - {name: next_observation, dtype: float32, shape: [4]}

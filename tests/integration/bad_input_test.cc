@@ -510,8 +510,9 @@ Outcome RawUnary(const std::shared_ptr<grpc::Channel>& channel,
           &context, ToByteBuffer(request), &response));
 }
 
-// Sends raw `request` to server-streaming `method` and reads to the end.
-Outcome RawServerStream(const std::shared_ptr<grpc::Channel>& channel,
+// Sends raw `request` to server-streaming `method` and reads to the end
+// (only the learner's WatchParameters streams so).
+[[maybe_unused]] Outcome RawServerStream(const std::shared_ptr<grpc::Channel>& channel,
                         const char* method, const std::string& request) {
   grpc::ClientContext context;
   SetDeadline(&context);

@@ -29,16 +29,6 @@
 namespace shoal {
 namespace {
 
-EnvShape ShapeOf(const EnvSpec& spec) {
-  EnvShape shape;
-  shape.observation_size = spec.observation_size();
-  shape.discrete = spec.action_space.discrete();
-  shape.num_actions = spec.action_space.num_actions;
-  shape.low = spec.action_space.low;
-  shape.high = spec.action_space.high;
-  return shape;
-}
-
 // A ring buffer of transitions, filled through per-step Add() calls that
 // fold n-step returns: reward = sum_k gamma^k r_k, discount = gamma^n, or 0
 // when the episode terminated inside the window (truncation keeps it).
@@ -175,7 +165,7 @@ double Train(const std::string& name, const ExperimentConfig& config,
   options.name = name;
   std::unique_ptr<Env> env = std::move(MakeEnv(options)).value();
   std::unique_ptr<Env> eval_env = std::move(MakeEnv(options)).value();
-  const EnvShape shape = ShapeOf(env->spec());
+  const EnvShape shape = EnvShapeOf(env->spec());
   absl::StatusOr<std::unique_ptr<Algorithm>> made =
       MakeAlgorithm(config, shape, torch::kCPU);
   EXPECT_TRUE(made.ok()) << made.status();
