@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 
-#include "replay/client/local_shard.h"
+#include "replay/local_shard.h"
 #include "replay/table.h"
 
 namespace shoal {

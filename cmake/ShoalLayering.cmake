@@ -1,5 +1,7 @@
 # Link-level layering (README "Layout"): configuring fails when a library
-# links, directly or through another, a library its layer may not use. The
+# links, directly or through another, a library its layer may not use (a
+# learner an env, replay LibTorch, a client its server, anything shipped a
+# *_testing helper library). The
 # include-level rules are tests/layering/check_layering.py (ctest).
 #
 #   shoal_forbid_links(TARGET t FORBID a b ... [FORBID_MATCHING regex])
@@ -56,3 +58,16 @@ shoal_forbid_links(TARGET shoal_common FORBID_MATCHING "${shoal_torch_libraries}
                    WHY "only shoal_common_torch links LibTorch")
 shoal_forbid_links(TARGET shoal_envs FORBID_MATCHING "${shoal_torch_libraries}"
                    WHY "environments do not use LibTorch")
+shoal_forbid_links(TARGET shoal_replay_client FORBID shoal_replay
+                   WHY "a client does not link its server")
+
+# Test helpers stay out of what ships.
+foreach(production shoal_proto shoal_common shoal_common_torch shoal_envs
+                   shoal_replay shoal_replay_selectors shoal_replay_client
+                   shoal_actor shoal_learner shoal_learner_algorithms
+                   shoal_sync shoal_tools shoal-replay shoal-learner
+                   shoal-actor shoal-sync shoal-env-server shoalctl)
+  shoal_forbid_links(TARGET ${production}
+                     FORBID_MATCHING "(_testing$|^shoal_test_main$|^GTest::)"
+                     WHY "test helpers are not production code")
+endforeach()

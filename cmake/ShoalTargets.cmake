@@ -85,7 +85,8 @@ endfunction()
 # and SHOAL_BINARY_DIR to this build's trees unless already set.
 if(SHOAL_BUILD_TESTS)
   add_library(shoal_test_main STATIC ${PROJECT_SOURCE_DIR}/tests/test_main.cc)
-  target_link_libraries(shoal_test_main PUBLIC GTest::gmock GTest::gtest)
+  target_link_libraries(shoal_test_main PUBLIC GTest::gmock GTest::gtest
+                        shoal_common_testing)
   target_compile_definitions(shoal_test_main PRIVATE
     SHOAL_SOURCE_DIR_DEFAULT="${PROJECT_SOURCE_DIR}"
     SHOAL_BINARY_DIR_DEFAULT="${PROJECT_BINARY_DIR}")

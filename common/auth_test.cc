@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 
 namespace shoal {
 namespace {

@@ -21,7 +21,7 @@
 #include "common/auth.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_status.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 
 namespace shoal {
 namespace {

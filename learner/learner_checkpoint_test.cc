@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "learner/algorithms/algorithm_testing.h"
 
 namespace shoal {

@@ -21,7 +21,7 @@
 
 #include "common/config.h"
 #include "common/status_macros.h"
-#include "replay/client/local_shard.h"
+#include "replay/local_shard.h"
 
 namespace shoal {
 namespace testing {

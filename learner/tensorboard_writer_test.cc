@@ -14,7 +14,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -16,7 +16,7 @@
 #include "shoal/v1/learner.grpc.pb.h"
 
 #include "common/grpc_server.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "learner/learner_service.h"
 #include "learner/learner_testing.h"
 

@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 
 #include "common/tensor_codec.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/record_file.h"
 #include "replay/replay_server.h"
 

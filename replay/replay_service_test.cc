@@ -17,7 +17,7 @@
 
 #include "common/grpc_server.h"
 #include "common/tensor_codec.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 
 namespace shoal {
 namespace {

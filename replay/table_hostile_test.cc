@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 
 #include "common/tensor_codec.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/table.h"
 
 namespace shoal {

@@ -17,7 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/record_file.h"
 #include "replay/table.h"
 

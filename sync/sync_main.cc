@@ -21,7 +21,7 @@
 #include "common/process.h"
 #include "common/status_macros.h"
 #include "learner/learner_runtime.h"
-#include "replay/client/local_shard.h"
+#include "replay/local_shard.h"
 #include "sync/sync_loop.h"
 
 ABSL_FLAG(std::string, config, "", "Experiment config (YAML); required.");

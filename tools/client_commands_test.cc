@@ -26,7 +26,7 @@
 
 #include "common/grpc_server.h"
 #include "common/tensor_codec.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "nlohmann/json.hpp"
 #include "replay/replay_server.h"
 #include "replay/replay_service.h"

@@ -20,10 +20,10 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
-#include "replay/client/local_shard.h"
-#include "replay/client/shard_process.h"
-#include "replay/client/testing.h"
+#include "common/testing/test_util.h"
+#include "replay/local_shard.h"
+#include "replay/testing/shard_process.h"
+#include "replay/testing/testing.h"
 
 namespace shoal {
 namespace {

@@ -16,8 +16,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "replay/client/local_shard.h"
-#include "replay/client/testing.h"
+#include "replay/local_shard.h"
+#include "replay/testing/testing.h"
 
 namespace shoal {
 namespace {

@@ -31,7 +31,7 @@
 #include "common/torch/tensor_torch.h"
 #include "learner/learner_service.h"
 #include "learner/parameter_store.h"
-#include "replay/client/local_shard.h"
+#include "replay/local_shard.h"
 #include "replay/client/replay_writer.h"
 #include "replay/table.h"
 

@@ -6,5 +6,5 @@
 #   build/tests/actor_bench   (prints one JSON object per line)
 if(SHOAL_WITH_TORCH)
   shoal_binary(actor_bench SRCS ${CMAKE_CURRENT_LIST_DIR}/actor_bench.cc
-               DEPS shoal_actor shoal_learner shoal_replay_client)
+               DEPS shoal_actor shoal_learner shoal_replay_client shoal_replay)
 endif()

@@ -7,5 +7,5 @@
 if(SHOAL_WITH_TORCH)
   shoal_binary(learner_pipeline_bench
                SRCS ${CMAKE_CURRENT_LIST_DIR}/learner_pipeline_bench.cc
-               DEPS shoal_learner)
+               DEPS shoal_learner shoal_replay)
 endif()

@@ -42,7 +42,7 @@
 
 #include "common/child_process.h"
 #include "common/process.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include <unistd.h>
 
 ABSL_FLAG(int, duration_s, 300, "Seconds of load.");

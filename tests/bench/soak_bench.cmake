@@ -7,5 +7,5 @@
 # (end / after the first minute, limit 1.1). Not a test:
 #   build/tests/soak_bench --duration_s=300
 shoal_binary(soak_bench SRCS ${CMAKE_CURRENT_LIST_DIR}/soak_bench.cc
-             DEPS shoal_common absl::flags)
+             DEPS shoal_common shoal_common_testing absl::flags)
 add_dependencies(soak_bench shoal-replay)

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 
 #include "common/child_process.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "nlohmann/json.hpp"
 #include <dirent.h>
 #include <signal.h>

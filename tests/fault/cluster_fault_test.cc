@@ -28,7 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/replay_server.h"
 #include "tests/fault/fault_cluster.h"
 

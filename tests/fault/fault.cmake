@@ -8,7 +8,8 @@ if(SHOAL_BUILD_TESTS)
   shoal_library(shoal_fault_testing
                 SRCS ${CMAKE_CURRENT_LIST_DIR}/fault_cluster.cc
                      ${CMAKE_CURRENT_LIST_DIR}/tcp_proxy.cc
-                DEPS shoal_tools shoal_replay_client shoal_replay)
+                DEPS shoal_tools shoal_replay_client shoal_replay
+                     shoal_replay_testing shoal_common_testing)
 
   # One shard process and its network path; needs only shoal-replay.
   shoal_test(replay_fault_test

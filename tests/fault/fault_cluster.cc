@@ -18,7 +18,7 @@
 
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/record_file.h"
 #include "replay/replay_server.h"
 #include <arpa/inet.h>

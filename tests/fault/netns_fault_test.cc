@@ -27,7 +27,7 @@
 #include "gtest/gtest.h"
 
 #include "common/child_process.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "tests/fault/fault_cluster.h"
 #include <sys/wait.h>
 #include <unistd.h>

@@ -24,9 +24,9 @@
 #include "gtest/gtest.h"
 #include "shoal/v1/replay.grpc.pb.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/client/replay_writer.h"
-#include "replay/client/testing.h"
+#include "replay/testing/testing.h"
 #include "replay/replay_service.h"
 #include "tests/fault/fault_cluster.h"
 #include "tests/fault/tcp_proxy.h"

@@ -43,8 +43,8 @@
 #include "gtest/gtest.h"
 #include "shoal/v1/replay.grpc.pb.h"
 
-#include "common/test_util.h"
-#include "replay/client/testing.h"
+#include "common/testing/test_util.h"
+#include "replay/testing/testing.h"
 #include "tests/fault/fault_cluster.h"
 
 namespace shoal {

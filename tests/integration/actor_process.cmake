@@ -7,6 +7,7 @@ if(SHOAL_WITH_TORCH)
   shoal_test(actor_process_test
              SRCS ${CMAKE_CURRENT_LIST_DIR}/actor_process_test.cc
              DEPS shoal_actor shoal_learner shoal_replay_client
+                  shoal_replay_testing
              LABELS integration
              TIMEOUT 120)
   if(TARGET actor_process_test)

@@ -39,12 +39,12 @@
 #include "common/child_process.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "common/torch/networks.h"
 #include "common/torch/tensor_torch.h"
 #include "learner/learner_service.h"
 #include "learner/parameter_store.h"
-#include "replay/client/shard_process.h"
+#include "replay/testing/shard_process.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>

@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include <sys/wait.h>
 
 namespace shoal {

@@ -30,7 +30,7 @@
 #include "shoal/v1/learner.grpc.pb.h"
 
 #include "common/child_process.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "learner/learner_service.h"
 
 namespace shoal {

@@ -56,7 +56,7 @@
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "common/tensor_codec.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/replay_server.h"
 #include "replay/replay_service.h"
 

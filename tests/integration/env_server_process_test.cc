@@ -28,7 +28,7 @@
 #include "common/child_process.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "tools/metrics_scrape.h"
 #include <signal.h>
 #include <sys/wait.h>

@@ -22,7 +22,7 @@
 #include "gtest/gtest.h"
 #include "shoal/v1/replay.grpc.pb.h"
 
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/replay_service.h"
 #include "tests/fault/fault_cluster.h"
 

@@ -24,7 +24,7 @@
 #include "shoal/v1/replay.grpc.pb.h"
 
 #include "common/child_process.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "learner/learner_checkpoint.h"
 #include "learner/learner_testing.h"
 #include <signal.h>

@@ -26,7 +26,7 @@
 #include "common/child_process.h"
 #include "common/config.h"
 #include "common/status_macros.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include "replay/replay_server.h"
 #include "tools/metrics_scrape.h"
 #include <signal.h>

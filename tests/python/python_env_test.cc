@@ -25,7 +25,7 @@
 #include "actor/envs/remote_env.h"
 #include "common/child_process.h"
 #include "common/status_macros.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include <signal.h>
 
 #ifndef SHOAL_PYTHON3

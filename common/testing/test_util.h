@@ -2,8 +2,8 @@
 // throw-away TLS certificates (made with the `openssl` command) and a
 // minimal gRPC health client. For tests only; nothing here is fast or
 // hardened.
-#ifndef SHOAL_COMMON_TEST_UTIL_H_
-#define SHOAL_COMMON_TEST_UTIL_H_
+#ifndef SHOAL_COMMON_TESTING_TEST_UTIL_H_
+#define SHOAL_COMMON_TESTING_TEST_UTIL_H_
 
 #include <cstdint>
 #include <memory>
@@ -67,4 +67,4 @@ absl::StatusOr<std::string> CheckHealth(
 
 }  // namespace shoal
 
-#endif  // SHOAL_COMMON_TEST_UTIL_H_
+#endif  // SHOAL_COMMON_TESTING_TEST_UTIL_H_

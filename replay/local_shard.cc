@@ -1,4 +1,4 @@
-#include "replay/client/local_shard.h"
+#include "replay/local_shard.h"
 
 #include <utility>
 

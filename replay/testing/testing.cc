@@ -1,4 +1,4 @@
-#include "replay/client/testing.h"
+#include "replay/testing/testing.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "replay/client/shard_process.h"
+#include "replay/testing/shard_process.h"
 
 #include <cstdlib>
 
@@ -6,7 +6,7 @@
 #include "absl/time/clock.h"
 
 #include "common/status_macros.h"
-#include "common/test_util.h"
+#include "common/testing/test_util.h"
 #include <signal.h>
 #include <unistd.h>
 

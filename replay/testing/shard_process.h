@@ -20,8 +20,8 @@
 //
 // Thread-compatible: one thread drives a ShardProcess. The destructor kills
 // a running child.
-#ifndef SHOAL_REPLAY_CLIENT_SHARD_PROCESS_H_
-#define SHOAL_REPLAY_CLIENT_SHARD_PROCESS_H_
+#ifndef SHOAL_REPLAY_TESTING_SHARD_PROCESS_H_
+#define SHOAL_REPLAY_TESTING_SHARD_PROCESS_H_
 
 #include <memory>
 #include <string>
@@ -95,4 +95,4 @@ class ShardProcess {
 
 }  // namespace shoal
 
-#endif  // SHOAL_REPLAY_CLIENT_SHARD_PROCESS_H_
+#endif  // SHOAL_REPLAY_TESTING_SHARD_PROCESS_H_

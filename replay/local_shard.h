@@ -5,8 +5,8 @@
 //
 // Thread-compatible: one thread starts and stops it; the served shard is
 // thread-safe as usual.
-#ifndef SHOAL_REPLAY_CLIENT_LOCAL_SHARD_H_
-#define SHOAL_REPLAY_CLIENT_LOCAL_SHARD_H_
+#ifndef SHOAL_REPLAY_LOCAL_SHARD_H_
+#define SHOAL_REPLAY_LOCAL_SHARD_H_
 
 #include <memory>
 #include <string>
@@ -58,4 +58,4 @@ class LocalShard {
 
 }  // namespace shoal
 
-#endif  // SHOAL_REPLAY_CLIENT_LOCAL_SHARD_H_
+#endif  // SHOAL_REPLAY_LOCAL_SHARD_H_

@@ -1,8 +1,8 @@
 // Helpers for tests of replay clients: items that carry a unique id, the
 // YAML of a shard config for ShardProcess, and reading every item of a
 // table back. Not for production use; nothing here is fast.
-#ifndef SHOAL_REPLAY_CLIENT_TESTING_H_
-#define SHOAL_REPLAY_CLIENT_TESTING_H_
+#ifndef SHOAL_REPLAY_TESTING_TESTING_H_
+#define SHOAL_REPLAY_TESTING_TESTING_H_
 
 #include <cstdint>
 #include <string>
@@ -44,4 +44,4 @@ absl::StatusOr<std::vector<int64_t>> DrainIds(const std::string& address,
 
 }  // namespace shoal
 
-#endif  // SHOAL_REPLAY_CLIENT_TESTING_H_
+#endif  // SHOAL_REPLAY_TESTING_TESTING_H_

@@ -1,12 +1,12 @@
-#include "replay/client/shard_process.h"
+#include "replay/testing/shard_process.h"
 
 #include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
 
-#include "common/test_util.h"
-#include "replay/client/testing.h"
+#include "common/testing/test_util.h"
+#include "replay/testing/testing.h"
 
 namespace shoal {
 namespace {
