@@ -53,7 +53,7 @@ absl::Status CheckTable(const ExperimentConfig& config, const EnvSpec& spec) {
 
 EnvOptions EnvOptionsFromConfig(const ExperimentConfig& config) {
   EnvOptions env;
-  env.name = std::string(EnumName(config.env.name));
+  env.name = config.env.name;
   env.max_episode_steps = static_cast<int>(config.env.max_episode_steps);
   env.step_cost_us = config.env.step_cost_us;
   env.remote_address = config.env.remote.address;

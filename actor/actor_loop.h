@@ -42,11 +42,11 @@
 #include "shoal/v1/replay.pb.h"
 
 #include "actor/envs/vector_env.h"
-#include "actor/episode_reporter.h"
 #include "actor/eval_round.h"
 #include "actor/item_builder.h"
 #include "actor/policy_runner.h"
 #include "common/config.h"
+#include "learner/client/episode_reporter.h"
 #include "replay/client/replay_writer.h"
 
 namespace shoal {

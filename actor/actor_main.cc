@@ -18,6 +18,7 @@
 
 #include "actor/actor_loop.h"
 #include "actor/actor_runtime.h"
+#include "actor/envs/env_registry.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/process.h"
@@ -72,10 +73,10 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_seed) >= 0) {
     extra.emplace_back("seed", absl::StrCat(absl::GetFlag(FLAGS_seed)));
   }
-  SHOAL_ASSIGN_OR_RETURN(
-      ExperimentConfig config,
-      LoadConfigWithOverrides(absl::GetFlag(FLAGS_config),
-                              absl::GetFlag(FLAGS_set), extra));
+  SHOAL_ASSIGN_OR_RETURN(ExperimentConfig config,
+                         LoadConfigWithOverrides(absl::GetFlag(FLAGS_config),
+                                                 absl::GetFlag(FLAGS_set),
+                                                 extra, &BuiltinEnvCatalog()));
   const int index = absl::GetFlag(FLAGS_actor_index);
   if (index < 0 || index >= config.actor.num_actors) {
     return absl::InvalidArgumentError(
@@ -117,7 +118,7 @@ absl::Status Run() {
   ActorLoop* loop = actor->loop();
   spdlog::info("actor {} of {}{}: {} envs of {}, replay {}, learner {}", index,
                config.actor.num_actors, eval ? " (eval)" : "",
-               config.actor.num_envs, std::string(EnumName(config.env.name)),
+               config.actor.num_envs, config.env.name,
                eval ? "-" : config.replay.addresses,
                config.learner.address.empty() ? "-" : config.learner.address);
   if (metrics) {

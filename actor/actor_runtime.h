@@ -20,9 +20,9 @@
 #include "absl/time/time.h"
 
 #include "actor/actor_loop.h"
-#include "actor/episode_reporter.h"
-#include "actor/parameter_watcher.h"
 #include "common/config.h"
+#include "learner/client/episode_reporter.h"
+#include "learner/client/parameter_watcher.h"
 #include "replay/client/replay_writer.h"
 
 namespace shoal {

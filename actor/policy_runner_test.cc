@@ -22,7 +22,7 @@ using ::testing::Le;
 
 constexpr int kNumEnvs = 4;
 
-ExperimentConfig MakeConfig(AlgorithmKind algorithm, EnvKind env) {
+ExperimentConfig MakeConfig(AlgorithmKind algorithm, const std::string& env) {
   ExperimentConfig config;
   config.experiment = "policy-runner-test";
   config.algorithm.name = algorithm;
@@ -78,7 +78,7 @@ TEST(PolicyRunnerTest, DqnActsWithInRangeDiscreteActions) {
   const EnvSpec spec = SpecOf("cartpole");
   std::vector<float> obs = MakeObservations(spec);
   auto runner = PolicyRunner::Create(
-      MakeConfig(AlgorithmKind::kDqn, EnvKind::kCartPole), spec, {}, obs);
+      MakeConfig(AlgorithmKind::kDqn, "cartpole"), spec, {}, obs);
   ASSERT_TRUE(runner.ok()) << runner.status();
   std::vector<int64_t> actions(kNumEnvs, -1);
   std::vector<float> log_probs(kNumEnvs, 1.0f);
@@ -95,7 +95,7 @@ TEST(PolicyRunnerTest, SacActsWithBoxActionsInsideTheBounds) {
   const EnvSpec spec = SpecOf("pendulum");
   std::vector<float> obs = MakeObservations(spec);
   auto runner = PolicyRunner::Create(
-      MakeConfig(AlgorithmKind::kSac, EnvKind::kPendulum), spec, {}, obs);
+      MakeConfig(AlgorithmKind::kSac, "pendulum"), spec, {}, obs);
   ASSERT_TRUE(runner.ok()) << runner.status();
   std::vector<float> actions(kNumEnvs * spec.action_space.dim(), 100.0f);
   ASSERT_TRUE((*runner)->Act({}, absl::MakeSpan(actions), {}).ok());
@@ -111,7 +111,7 @@ TEST(PolicyRunnerTest, ImpalaRecordsBehaviourLogProbs) {
   const EnvSpec spec = SpecOf("cartpole");
   std::vector<float> obs = MakeObservations(spec);
   auto runner = PolicyRunner::Create(
-      MakeConfig(AlgorithmKind::kImpala, EnvKind::kCartPole), spec, {}, obs);
+      MakeConfig(AlgorithmKind::kImpala, "cartpole"), spec, {}, obs);
   ASSERT_TRUE(runner.ok()) << runner.status();
   std::vector<int64_t> actions(kNumEnvs);
   std::vector<float> log_probs(kNumEnvs, 1.0f);
@@ -125,8 +125,7 @@ TEST(PolicyRunnerTest, ImpalaRecordsBehaviourLogProbs) {
 TEST(PolicyRunnerTest, DqnEpsilonFollowsTheApeXLadderAndEvalIsGreedy) {
   const EnvSpec spec = SpecOf("cartpole");
   std::vector<float> obs = MakeObservations(spec);
-  const ExperimentConfig config =
-      MakeConfig(AlgorithmKind::kDqn, EnvKind::kCartPole);
+  const ExperimentConfig config = MakeConfig(AlgorithmKind::kDqn, "cartpole");
   auto epsilon = [&](int index, int num_actors, bool eval) {
     PolicyRunnerOptions options;
     options.actor_index = index;
@@ -149,7 +148,7 @@ TEST(PolicyRunnerTest, DqnEpsilonFollowsTheApeXLadderAndEvalIsGreedy) {
 TEST(PolicyRunnerTest, UniformInitialPolicyDrawsEveryActionUntilWeightsArrive) {
   const EnvSpec spec = SpecOf("cartpole");
   std::vector<float> obs = MakeObservations(spec);
-  ExperimentConfig config = MakeConfig(AlgorithmKind::kDqn, EnvKind::kCartPole);
+  ExperimentConfig config = MakeConfig(AlgorithmKind::kDqn, "cartpole");
   config.actor.initial_policy = InitialPolicy::kUniform;
   PolicyRunnerOptions options;
   options.eval = true;  // the network alone would pick one action
@@ -174,7 +173,7 @@ TEST(PolicyRunnerTest, UniformInitialPolicyDrawsEveryActionUntilWeightsArrive) {
 TEST(PolicyRunnerTest, ZeroInitialPolicyActsZeroUntilWeightsArrive) {
   const EnvSpec spec = SpecOf("pendulum");
   std::vector<float> obs = MakeObservations(spec);
-  ExperimentConfig config = MakeConfig(AlgorithmKind::kSac, EnvKind::kPendulum);
+  ExperimentConfig config = MakeConfig(AlgorithmKind::kSac, "pendulum");
   config.actor.initial_policy = InitialPolicy::kZero;
   auto runner = PolicyRunner::Create(config, spec, PolicyRunnerOptions(), obs);
   ASSERT_TRUE(runner.ok()) << runner.status();
@@ -190,8 +189,7 @@ TEST(PolicyRunnerTest, ZeroInitialPolicyActsZeroUntilWeightsArrive) {
 TEST(PolicyRunnerTest, BadParametersAreRefusedAndAGoodVersionSwapsIn) {
   const EnvSpec spec = SpecOf("cartpole");
   std::vector<float> obs = MakeObservations(spec);
-  const ExperimentConfig config =
-      MakeConfig(AlgorithmKind::kDqn, EnvKind::kCartPole);
+  const ExperimentConfig config = MakeConfig(AlgorithmKind::kDqn, "cartpole");
   PolicyRunnerOptions options;
   options.eval = true;
   auto runner = PolicyRunner::Create(config, spec, options, obs);

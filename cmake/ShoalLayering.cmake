@@ -58,12 +58,18 @@ shoal_forbid_links(TARGET shoal_common FORBID_MATCHING "${shoal_torch_libraries}
                    WHY "only shoal_common_torch links LibTorch")
 shoal_forbid_links(TARGET shoal_envs FORBID_MATCHING "${shoal_torch_libraries}"
                    WHY "environments do not use LibTorch")
+shoal_forbid_links(TARGET shoal_learner_client
+                   FORBID shoal_envs shoal_actor shoal_learner
+                          shoal_learner_algorithms shoal_common_torch
+                   FORBID_MATCHING "${shoal_torch_libraries}"
+                   WHY "the learner's clients are torch-free and below the actor")
 shoal_forbid_links(TARGET shoal_replay_client FORBID shoal_replay
                    WHY "a client does not link its server")
 
 # Test helpers stay out of what ships.
 foreach(production shoal_proto shoal_common shoal_common_torch shoal_envs
                    shoal_replay shoal_replay_selectors shoal_replay_client
+                   shoal_learner_client
                    shoal_actor shoal_learner shoal_learner_algorithms
                    shoal_sync shoal_tools shoal-replay shoal-learner
                    shoal-actor shoal-sync shoal-env-server shoalctl)

@@ -28,20 +28,6 @@ namespace shoal {
 namespace config_internal {
 
 template <>
-absl::Span<const EnumEntry<EnvKind>> EnumTable<EnvKind>() {
-  static constexpr EnumEntry<EnvKind> kTable[] = {
-      {"cartpole", EnvKind::kCartPole},
-      {"pendulum", EnvKind::kPendulum},
-      {"acrobot", EnvKind::kAcrobot},
-      {"mountain_car", EnvKind::kMountainCar},
-      {"mountain_car_continuous", EnvKind::kMountainCarContinuous},
-      {"ks", EnvKind::kKs},
-      {"remote", EnvKind::kRemote},
-  };
-  return kTable;
-}
-
-template <>
 absl::Span<const EnumEntry<AlgorithmKind>> EnumTable<AlgorithmKind>() {
   static constexpr EnumEntry<AlgorithmKind> kTable[] = {
       {"sac", AlgorithmKind::kSac},
@@ -138,7 +124,6 @@ absl::string_view NameOf(E v) {
 
 }  // namespace
 
-absl::string_view EnumName(EnvKind v) { return NameOf(v); }
 absl::string_view EnumName(AlgorithmKind v) { return NameOf(v); }
 absl::string_view EnumName(ValueLossKind v) { return NameOf(v); }
 absl::string_view EnumName(Activation v) { return NameOf(v); }
@@ -147,16 +132,6 @@ absl::string_view EnumName(RateLimiterKind v) { return NameOf(v); }
 absl::string_view EnumName(InitialPolicy v) { return NameOf(v); }
 absl::string_view EnumName(DeviceKind v) { return NameOf(v); }
 absl::string_view EnumName(v1::DType v) { return NameOf(v); }
-
-bool HasDiscreteActions(EnvKind env) {
-  return env == EnvKind::kCartPole || env == EnvKind::kAcrobot ||
-         env == EnvKind::kMountainCar;
-}
-
-bool HasBoxActions(EnvKind env) {
-  return env == EnvKind::kPendulum || env == EnvKind::kMountainCarContinuous ||
-         env == EnvKind::kKs;
-}
 
 v1::TensorSpec ToTensorSpec(const ColumnConfig& column) {
   v1::TensorSpec spec;
@@ -233,8 +208,8 @@ class DocumentCounter final : public YAML::EventHandler {
 
 absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
     absl::string_view yaml_text, absl::string_view file_name_for_errors,
-    const ConfigOverrides& overrides) {
-  config_internal::ConfigContext ctx(file_name_for_errors);
+    const ConfigOverrides& overrides, const EnvCatalog* envs) {
+  config_internal::ConfigContext ctx(file_name_for_errors, envs);
   // yaml-cpp throws; nothing of it leaves this function.
   try {
     const std::string text(yaml_text);
@@ -269,7 +244,8 @@ absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
 }
 
 absl::StatusOr<ExperimentConfig> LoadExperimentConfig(
-    const std::string& path, const ConfigOverrides& overrides) {
+    const std::string& path, const ConfigOverrides& overrides,
+    const EnvCatalog* envs) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return absl::InvalidArgumentError(
@@ -289,7 +265,7 @@ absl::StatusOr<ExperimentConfig> LoadExperimentConfig(
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": cannot read config file"));
   }
-  return ParseExperimentConfig(text.str(), path, overrides);
+  return ParseExperimentConfig(text.str(), path, overrides, envs);
 }
 
 }  // namespace shoal

@@ -32,16 +32,6 @@
 
 namespace shoal {
 
-// Built-in environments (actor/envs) and `remote` (an EnvService).
-enum class EnvKind {
-  kCartPole,               // "cartpole": discrete actions.
-  kPendulum,               // "pendulum": box actions.
-  kAcrobot,                // "acrobot": discrete actions.
-  kMountainCar,            // "mountain_car": discrete actions.
-  kMountainCarContinuous,  // "mountain_car_continuous": box actions.
-  kKs,                     // "ks": Kuramoto-Sivashinsky control, box actions.
-  kRemote,                 // "remote": served by env.remote.address.
-};
 enum class AlgorithmKind { kSac, kDqn, kImpala };  // "sac", "dqn", "impala".
 enum class ValueLossKind { kMse, kHlGauss };       // "mse", "hl_gauss".
 // "relu", "tanh", "elu", "gelu", "silu".
@@ -67,7 +57,6 @@ enum class InitialPolicy { kRandomWeights, kUniform, kZero };
 enum class DeviceKind { kAuto, kCpu, kCuda };  // "auto", "cpu", "cuda".
 
 // The YAML spelling of each enum value, e.g. "mountain_car_continuous".
-absl::string_view EnumName(EnvKind v);
 absl::string_view EnumName(AlgorithmKind v);
 absl::string_view EnumName(ValueLossKind v);
 absl::string_view EnumName(Activation v);
@@ -78,10 +67,18 @@ absl::string_view EnumName(DeviceKind v);
 // "float32", "float64", "int32", "int64", "uint8", "bool".
 absl::string_view EnumName(v1::DType v);
 
-// True for the built-in envs with a discrete (or box) action space; remote
-// is neither, as its space is only known once it is opened.
-bool HasDiscreteActions(EnvKind env);
-bool HasBoxActions(EnvKind env);
+// env.name of an env served by an EnvService at env.remote.address.
+inline constexpr char kRemoteEnvName[] = "remote";
+
+// What the config loader may know about the built-in envs. common/ cannot
+// see the env registry (actor/envs/env_registry.h, whose BuiltinEnvCatalog()
+// builds this), so binaries that build envs pass it in; without it env.name
+// is only checked to be a name ([a-z][a-z0-9_]*, at most 64 characters).
+struct EnvCatalogEntry {
+  std::string name;       // e.g. "cartpole".
+  bool discrete = false;  // a discrete action space; else a box.
+};
+using EnvCatalog = std::vector<EnvCatalogEntry>;
 
 struct RemoteEnvConfig {
   std::string address;  // EnvService "host:port"; "". Required for remote.
@@ -90,8 +87,9 @@ struct RemoteEnvConfig {
 };
 
 struct EnvConfig {
-  EnvKind name = EnvKind::kCartPole;  // which env; cartpole.
-  int64_t max_episode_steps = 0;      // truncation; 0 = env default, >= 0.
+  // A built-in env's registered name, or "remote"; cartpole.
+  std::string name = "cartpole";
+  int64_t max_episode_steps = 0;  // truncation; 0 = env default, >= 0.
   int64_t step_cost_us = 0;  // min wall time per step (slow-sim stand-in); 0.
   RemoteEnvConfig remote;    // used when name is remote.
 };
@@ -310,14 +308,17 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseConfigOverride(
 
 // Reads `path`, applies `overrides`, decodes and validates. NOT_FOUND when
 // the file cannot be read; INVALID_ARGUMENT with a one-line message
-// "<file>:<line>: <key>: <problem>" for anything wrong in it.
+// "<file>:<line>: <key>: <problem>" for anything wrong in it. With `envs`
+// (not owned; may be null), env.name must be one of them or "remote", and
+// the algorithm must suit the env's action space.
 absl::StatusOr<ExperimentConfig> LoadExperimentConfig(
-    const std::string& path, const ConfigOverrides& overrides = {});
+    const std::string& path, const ConfigOverrides& overrides = {},
+    const EnvCatalog* envs = nullptr);
 
 // As LoadExperimentConfig, from text; errors name `file_name_for_errors`.
 absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
     absl::string_view yaml_text, absl::string_view file_name_for_errors,
-    const ConfigOverrides& overrides = {});
+    const ConfigOverrides& overrides = {}, const EnvCatalog* envs = nullptr);
 
 }  // namespace shoal
 

@@ -42,9 +42,44 @@ void ReadName(MapReader& r, absl::string_view key, bool upper,
   }
 }
 
+// [a-z][a-z0-9_]{0,63}: what an env registry name may look like.
+bool IsEnvName(absl::string_view s) {
+  if (s.empty() || s.size() > 64 || !(s[0] >= 'a' && s[0] <= 'z')) {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// env.name is one of ctx->envs() or "remote" when the catalog is known,
+// else at least a name.
+void CheckEnvName(ConfigContext* ctx, const std::string& name) {
+  const EnvCatalog* envs = ctx->envs();
+  if (envs == nullptr) {
+    if (!IsEnvName(name)) {
+      ctx->Error("env.name", absl::StrCat("must match [a-z][a-z0-9_]{0,63}, "
+                                          "got ",
+                                          Quote(name)));
+    }
+    return;
+  }
+  std::string choices;
+  for (const EnvCatalogEntry& e : *envs) {
+    if (e.name == name) return;
+    absl::StrAppend(&choices, e.name, "|");
+  }
+  if (name == kRemoteEnvName) return;
+  ctx->Error("env.name", absl::StrCat("expected one of ", choices,
+                                      kRemoteEnvName, ", got ", Quote(name)));
+}
+
 void DecodeEnv(const YAML::Node& node, ConfigContext* ctx, EnvConfig* env) {
   MapReader r(ctx, node, "env");
-  r.Enum("name", &env->name);
+  if (r.String("name", &env->name)) CheckEnvName(ctx, env->name);
   r.Int("max_episode_steps", &env->max_episode_steps, 0, kMaxInt32);
   r.Int("step_cost_us", &env->step_cost_us, 0, kMaxInt32);
   MapReader remote(ctx, r.Child("remote"), "env.remote");

@@ -56,7 +56,9 @@ std::string EnumChoices() {
 // indices: "tables[0].rate_limiter.min_diff".
 class ConfigContext {
  public:
-  explicit ConfigContext(absl::string_view file_name);
+  // `envs` (not owned; may be null) is what env.name is checked against.
+  explicit ConfigContext(absl::string_view file_name,
+                         const EnvCatalog* envs = nullptr);
 
   // `path` (and everything below it) was written by override number
   // `index`, spelled "--set <key>=<value>" by the user, which sets the
@@ -84,6 +86,8 @@ class ConfigContext {
   absl::Status status() const;
 
   const std::string& file_name() const { return file_name_; }
+  // The built-in envs env.name may name; null when not known here.
+  const EnvCatalog* envs() const { return envs_; }
 
  private:
   struct Source {
@@ -100,6 +104,7 @@ class ConfigContext {
   };
 
   const std::string file_name_;
+  const EnvCatalog* const envs_;
   std::map<std::string, Source> sources_;
   std::vector<Found> errors_;
 };

@@ -128,8 +128,9 @@ std::string DescribeNode(const YAML::Node& node) {
 
 // ---- ConfigContext ----
 
-ConfigContext::ConfigContext(absl::string_view file_name)
-    : file_name_(file_name) {}
+ConfigContext::ConfigContext(absl::string_view file_name,
+                             const EnvCatalog* envs)
+    : file_name_(file_name), envs_(envs) {}
 
 void ConfigContext::SetOverrideSource(const std::string& path, int index,
                                       absl::string_view key,

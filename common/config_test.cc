@@ -43,17 +43,33 @@ std::string WriteFile(const std::string& dir, const std::string& name,
   return path;
 }
 
-// Writes `text` to cfg.yaml in a fresh temp dir and loads it.
-absl::StatusOr<ExperimentConfig> LoadText(const std::string& text,
-                                          const ConfigOverrides& o = {}) {
+// Stands in for actor/envs' BuiltinEnvCatalog(), which common/ cannot
+// link; env_registry_test checks that the real one reads the same.
+const EnvCatalog& TestEnvs() {
+  static const auto* const kEnvs =
+      new EnvCatalog{{"cartpole", /*discrete=*/true},
+                     {"pendulum", /*discrete=*/false},
+                     {"acrobot", /*discrete=*/true},
+                     {"mountain_car", /*discrete=*/true},
+                     {"mountain_car_continuous", /*discrete=*/false},
+                     {"ks", /*discrete=*/false}};
+  return *kEnvs;
+}
+
+// Writes `text` to cfg.yaml in a fresh temp dir and loads it, checking
+// env.name against `envs` (TestEnvs() by default; null: syntax only).
+absl::StatusOr<ExperimentConfig> LoadText(
+    const std::string& text, const ConfigOverrides& o = {},
+    const EnvCatalog* envs = &TestEnvs()) {
   ScopedTempDir dir;
-  return LoadExperimentConfig(WriteFile(dir.path(), "cfg.yaml", text), o);
+  return LoadExperimentConfig(WriteFile(dir.path(), "cfg.yaml", text), o, envs);
 }
 
 // The INVALID_ARGUMENT message from loading `text`, with the temp dir
 // removed from the file name (so it starts "cfg.yaml:").
-std::string LoadError(const std::string& text, const ConfigOverrides& o = {}) {
-  absl::StatusOr<ExperimentConfig> config = LoadText(text, o);
+std::string LoadError(const std::string& text, const ConfigOverrides& o = {},
+                      const EnvCatalog* envs = &TestEnvs()) {
+  absl::StatusOr<ExperimentConfig> config = LoadText(text, o, envs);
   if (config.ok()) return "OK";
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   std::string message(config.status().message());
@@ -144,7 +160,7 @@ TEST(ExperimentConfigTest, FullFileSetsEveryField) {
   const ExperimentConfig& c = *loaded;
   EXPECT_EQ(c.experiment, "ks-sac_2");
   EXPECT_EQ(c.seed, 42);
-  EXPECT_EQ(c.env.name, EnvKind::kKs);
+  EXPECT_EQ(c.env.name, "ks");
   EXPECT_EQ(c.env.max_episode_steps, 400);
   EXPECT_EQ(c.env.step_cost_us, 250);
   EXPECT_EQ(c.env.remote.address, "env:9000");
@@ -266,7 +282,7 @@ TEST(ExperimentConfigTest, MissingKeysTakeTheirDefaults) {
   const ExperimentConfig& c = *loaded;
   EXPECT_EQ(c.experiment, "t");
   EXPECT_EQ(c.seed, 0);
-  EXPECT_EQ(c.env.name, EnvKind::kCartPole);
+  EXPECT_EQ(c.env.name, "cartpole");
   EXPECT_EQ(c.env.max_episode_steps, 0);
   EXPECT_EQ(c.env.remote.timeout_ms, 5000);
   EXPECT_EQ(c.algorithm.name, AlgorithmKind::kDqn);
@@ -606,6 +622,24 @@ TEST(ExperimentConfigTest, BadEnumValueIsAnError) {
   EXPECT_EQ(LoadError("experiment: t\nenv: {name: cartpol}\n"),
             "cfg.yaml:2: env.name: expected one of cartpole|pendulum|acrobot|"
             "mountain_car|mountain_car_continuous|ks|remote, got 'cartpol'");
+}
+
+TEST(ExperimentConfigTest, WithoutAnEnvCatalogAnyEnvNameIsAccepted) {
+  // A binary that builds no env (the learner, replay) cannot tell a
+  // registered name from another, nor the env's action space.
+  absl::StatusOr<ExperimentConfig> c = LoadText(
+      "experiment: t\nstop: {env_steps: 1}\nenv: {name: my_env}\n"
+      "algorithm: {name: sac}\n",
+      /*o=*/{}, /*envs=*/nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->env.name, "my_env");
+}
+
+TEST(ExperimentConfigTest, WithoutAnEnvCatalogEnvNameMustStillBeAName) {
+  EXPECT_EQ(LoadError("experiment: t\nenv: {name: Cart-Pole}\n", /*o=*/{},
+                      /*envs=*/nullptr),
+            "cfg.yaml:2: env.name: must match [a-z][a-z0-9_]{0,63}, got "
+            "'Cart-Pole'");
 }
 
 TEST(ExperimentConfigTest, YamlSyntaxErrorNamesTheLine) {

@@ -20,18 +20,30 @@ namespace shoal {
 namespace config_internal {
 namespace {
 
+// The catalog entry of the built-in env `name`; nullptr when the catalog
+// is not known here, or for remote (whose space is known once it is open).
+const EnvCatalogEntry* FindEnv(const ConfigContext& ctx,
+                               const std::string& name) {
+  if (ctx.envs() == nullptr) return nullptr;
+  for (const EnvCatalogEntry& e : *ctx.envs()) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
 void ValidateAlgorithm(const ExperimentConfig& c, ConfigContext* ctx) {
   const AlgorithmConfig& a = c.algorithm;
-  if (a.name == AlgorithmKind::kSac && HasDiscreteActions(c.env.name)) {
+  const EnvCatalogEntry* env = FindEnv(*ctx, c.env.name);
+  if (env != nullptr && a.name == AlgorithmKind::kSac && env->discrete) {
     ctx->Error("algorithm.name",
                absl::StrCat("sac needs a box action space, but env.name ",
-                            EnumName(c.env.name), " has discrete actions"));
+                            c.env.name, " has discrete actions"));
   }
-  if (a.name != AlgorithmKind::kSac && HasBoxActions(c.env.name)) {
+  if (env != nullptr && a.name != AlgorithmKind::kSac && !env->discrete) {
     ctx->Error("algorithm.name",
                absl::StrCat(EnumName(a.name),
                             " needs a discrete action space, but env.name ",
-                            EnumName(c.env.name), " has box actions"));
+                            c.env.name, " has box actions"));
   }
   if (a.value_loss.kind == ValueLossKind::kHlGauss) {
     if (a.value_loss.num_bins < 2) {
@@ -212,7 +224,7 @@ void ValidateTables(const ExperimentConfig& c, ConfigContext* ctx) {
 }
 
 void ValidateEndpoints(const ExperimentConfig& c, ConfigContext* ctx) {
-  if (c.env.name == EnvKind::kRemote && c.env.remote.address.empty()) {
+  if (c.env.name == kRemoteEnvName && c.env.remote.address.empty()) {
     ctx->Error("env.remote.address", "required when env.name is remote");
   }
   if (!c.replay.addresses.empty()) {

@@ -50,7 +50,7 @@ void ExitWithError(absl::string_view program, const absl::Status& status) {
 
 absl::StatusOr<ExperimentConfig> LoadConfigWithOverrides(
     const std::string& path, absl::string_view set_flag,
-    const ConfigOverrides& extra) {
+    const ConfigOverrides& extra, const EnvCatalog* envs) {
   ConfigOverrides overrides;
   for (absl::string_view part :
        absl::StrSplit(set_flag, ';', absl::SkipWhitespace())) {
@@ -63,7 +63,7 @@ absl::StatusOr<ExperimentConfig> LoadConfigWithOverrides(
   if (path.empty()) {
     return absl::InvalidArgumentError("--config: a config file is required");
   }
-  return LoadExperimentConfig(path, overrides);
+  return LoadExperimentConfig(path, overrides, envs);
 }
 
 namespace {

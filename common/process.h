@@ -25,10 +25,11 @@ void ParseFlags(int argc, char** argv, absl::string_view usage);
                                 const absl::Status& status);
 
 // Loads `path` with the overrides in `set_flag` ("key=value;key=value") and
-// then `extra` (from the binary's own flags; applied last).
+// then `extra` (from the binary's own flags; applied last). `envs`: as for
+// LoadExperimentConfig (binaries that build envs pass BuiltinEnvCatalog()).
 absl::StatusOr<ExperimentConfig> LoadConfigWithOverrides(
     const std::string& path, absl::string_view set_flag,
-    const ConfigOverrides& extra = {});
+    const ConfigOverrides& extra = {}, const EnvCatalog* envs = nullptr);
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it
 // starts afterwards, so that WaitForShutdownSignal can take them, and

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 
 #include "actor/actor_runtime.h"
+#include "actor/envs/env_registry.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/process.h"
@@ -42,9 +43,11 @@ constexpr absl::Duration kFlushTimeout = absl::Seconds(5);
 
 absl::Status Run() {
   SHOAL_RETURN_IF_ERROR(InitLogging(kProgram, absl::GetFlag(FLAGS_log_level)));
-  SHOAL_ASSIGN_OR_RETURN(ExperimentConfig loaded,
-                         LoadConfigWithOverrides(absl::GetFlag(FLAGS_config),
-                                                 absl::GetFlag(FLAGS_set)));
+  SHOAL_ASSIGN_OR_RETURN(
+      ExperimentConfig loaded,
+      LoadConfigWithOverrides(absl::GetFlag(FLAGS_config),
+                              absl::GetFlag(FLAGS_set),
+                              /*extra=*/{}, &BuiltinEnvCatalog()));
   // The ratio of the configured rate limiter, which SyncConfig replaces.
   const double updates_per_item = UpdatesPerItem(loaded);
   ExperimentConfig config = SyncConfig(std::move(loaded));

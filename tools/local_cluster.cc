@@ -58,21 +58,10 @@ const char* ProgramOf(ChildRole role) {
   return "";
 }
 
-// The Prometheus job of a child; deploy/monitoring uses the same names.
-const char* JobOf(ChildRole role) {
-  switch (role) {
-    case ChildRole::kReplay:
-      return "shoal-replay";
-    case ChildRole::kLearner:
-      return "shoal-learner";
-    case ChildRole::kSync:
-      return "shoal-sync";
-    case ChildRole::kActor:
-      return "shoal-actor";
-    case ChildRole::kEval:
-      return "shoal-actor-eval";
-  }
-  return "";
+// The Prometheus job of a child: its program's name, and shoal-actor-eval
+// for the evaluation actor. deploy/monitoring uses the same names.
+std::string JobOf(ChildRole role) {
+  return role == ChildRole::kEval ? "shoal-actor-eval" : ProgramOf(role);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 
+#include "actor/envs/env_registry.h"
 #include "common/config.h"
 #include "common/process.h"
 #include "tools/local_cluster.h"
@@ -162,8 +163,8 @@ void PrintSummary(const nlohmann::json& summary) {
 
 int RunCommand(const RunFlags& flags) {
   BlockShutdownSignals();  // before any child or thread exists
-  absl::StatusOr<ExperimentConfig> config =
-      LoadConfigWithOverrides(flags.config_file, flags.set);
+  absl::StatusOr<ExperimentConfig> config = LoadConfigWithOverrides(
+      flags.config_file, flags.set, /*extra=*/{}, &BuiltinEnvCatalog());
   if (!config.ok()) return Fail(2, config.status().message());
   absl::StatusOr<ClusterBinaries> binaries =
       FindClusterBinaries(flags.bin_dir, SelfPath());

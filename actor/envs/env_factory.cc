@@ -1,5 +1,6 @@
 #include "actor/envs/env_factory.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -10,21 +11,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
-#include "actor/envs/acrobot.h"
-#include "actor/envs/cartpole.h"
-#include "actor/envs/ks.h"
-#include "actor/envs/mountain_car.h"
-#include "actor/envs/mountain_car_continuous.h"
+#include "actor/envs/env_registry.h"
 #include "actor/envs/paced_env.h"
-#include "actor/envs/pendulum.h"
 #include "actor/envs/remote_env.h"
+#include "common/config.h"
 #include "common/quote.h"
 #include "common/status_macros.h"
 
 namespace shoal {
 namespace {
-
-constexpr char kRemoteName[] = "remote";
 
 // Upcasts StatusOr<unique_ptr<T>> to StatusOr<unique_ptr<Env>>.
 template <typename T>
@@ -35,31 +30,27 @@ absl::StatusOr<std::unique_ptr<Env>> Upcast(
 }
 
 absl::StatusOr<std::unique_ptr<Env>> MakeUnpacedEnv(const EnvOptions& options) {
-  const std::string& name = options.name;
-  const int max_steps = options.max_episode_steps;
-  if (name == "acrobot") return Upcast(Acrobot::Create(max_steps));
-  if (name == "cartpole") return Upcast(CartPole::Create(max_steps));
-  if (name == "ks") return Upcast(Ks::Create(max_steps));
-  if (name == "mountain_car") return Upcast(MountainCar::Create(max_steps));
-  if (name == "mountain_car_continuous") {
-    return Upcast(MountainCarContinuous::Create(max_steps));
-  }
-  if (name == "pendulum") return Upcast(Pendulum::Create(max_steps));
-  if (name == kRemoteName) {
+  if (options.name == kRemoteEnvName) {
     SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<Env> remote, MakeRemoteEnv(options));
     return remote;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown env name ", Quote(name),
-      "; known: ", absl::StrJoin(KnownEnvNames(), ", "), ", ", kRemoteName));
+  const BuiltinEnv* builtin = FindBuiltinEnv(options.name);
+  if (builtin == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown env name ", Quote(options.name), "; known: ",
+        absl::StrJoin(KnownEnvNames(), ", "), ", ", kRemoteEnvName));
+  }
+  return builtin->create(options.max_episode_steps);
 }
 
 }  // namespace
 
 const std::vector<std::string>& KnownEnvNames() {
-  static const auto* const kNames = new std::vector<std::string>{
-      "acrobot", "cartpole", "ks", "mountain_car", "mountain_car_continuous",
-      "pendulum"};
+  static const auto* const kNames = [] {
+    auto* names = new std::vector<std::string>(BuiltinEnvNames());
+    std::sort(names->begin(), names->end());
+    return names;
+  }();
   return *kNames;
 }
 

@@ -1,5 +1,5 @@
-// Builds environments by name: the built-in ones (classic control and KS)
-// and, later, "remote" (an env served by another process).
+// Builds environments by name: the built-in ones (env_registry.h, listed
+// in builtin_envs.cc) and "remote" (an env served by another process).
 //
 //   EnvOptions options;
 //   options.name = "cartpole";
@@ -41,7 +41,7 @@ struct EnvOptions {
   std::string remote_token_file;
 };
 
-// The names MakeEnv builds in-process, sorted.
+// The names MakeEnv builds in-process (the built-ins), sorted.
 const std::vector<std::string>& KnownEnvNames();
 
 // Returns a new environment for `options`. An unknown name, a negative

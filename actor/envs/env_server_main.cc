@@ -20,10 +20,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 #include "actor/envs/env_factory.h"
+#include "actor/envs/env_registry.h"
 #include "actor/envs/env_service.h"
 #include "actor/envs/env_service_metrics.h"
 #include "common/auth.h"
@@ -31,11 +33,13 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/process.h"
+#include "common/quote.h"
 #include <signal.h>
 
 ABSL_FLAG(std::string, env, "",
-          "Built-in env to serve to every session; empty serves whichever "
-          "built-in each OpenRequest.env names.");
+          "Built-in env to serve to every session (one of those listed "
+          "above --help's flags); empty serves whichever built-in each "
+          "OpenRequest.env names.");
 ABSL_FLAG(int, port, 0, "Port to listen on; 0 picks a free one.");
 ABSL_FLAG(std::string, address, "127.0.0.1",
           "Address to bind (the gRPC port and --metrics_port).");
@@ -64,14 +68,29 @@ namespace {
 constexpr char kProgram[] = "shoal-env-server";
 constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
 
+// "cartpole, pendulum, ...": the envs this server can serve.
+std::string ServableEnvs() { return absl::StrJoin(BuiltinEnvNames(), ", "); }
+
+// Builds the built-in `name`; any other name (remote included: the server
+// does not proxy) is INVALID_ARGUMENT listing the servable ones.
+absl::StatusOr<std::unique_ptr<Env>> MakeServedEnv(const std::string& name,
+                                                   int max_episode_steps) {
+  if (FindBuiltinEnv(name) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no built-in env named ", Quote(name), "; served: ", ServableEnvs()));
+  }
+  EnvOptions options;
+  options.name = name;
+  options.max_episode_steps = max_episode_steps;
+  return MakeEnv(options);
+}
+
 absl::Status Run() {
   const std::string fixed_env = absl::GetFlag(FLAGS_env);
   const int max_episode_steps = absl::GetFlag(FLAGS_max_episode_steps);
   auto make_env = [fixed_env, max_episode_steps](const std::string& name) {
-    EnvOptions options;
-    options.name = fixed_env.empty() ? name : fixed_env;
-    options.max_episode_steps = max_episode_steps;
-    return MakeEnv(options);
+    return MakeServedEnv(fixed_env.empty() ? name : fixed_env,
+                         max_episode_steps);
   };
   if (!fixed_env.empty()) {
     // Fail at start, not on the first Open, for a bad --env.
@@ -144,9 +163,11 @@ absl::Status Run() {
 }  // namespace shoal
 
 int main(int argc, char** argv) {
-  shoal::ParseFlags(argc, argv,
-                    "Serves built-in envs over EnvService: shoal-env-server "
-                    "--env NAME [--port 0]");
+  const std::string usage = absl::StrCat(
+      "Serves built-in envs over EnvService: shoal-env-server --env NAME "
+      "[--port 0]\nBuilt-in envs: ",
+      shoal::ServableEnvs());
+  shoal::ParseFlags(argc, argv, usage);
   if (absl::Status status = shoal::InitLogging(shoal::kProgram); !status.ok()) {
     std::fprintf(stderr, "%s: %s\n", shoal::kProgram,
                  status.ToString().c_str());

@@ -10,13 +10,9 @@
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 
-#include "actor/envs/acrobot.h"
-#include "actor/envs/cartpole.h"
+#include "actor/envs/env_registry.h"
 #include "actor/envs/env_util.h"
-#include "actor/envs/ks.h"
-#include "actor/envs/mountain_car.h"
-#include "actor/envs/mountain_car_continuous.h"
-#include "actor/envs/pendulum.h"
+#include "actor/envs/vector_env_batch.h"
 #include "common/status_macros.h"
 
 namespace shoal {
@@ -30,13 +26,17 @@ bool SameSpace(const EnvSpec& a, const EnvSpec& b) {
          a.action_space.high == b.action_space.high;
 }
 
-// True when every env is exactly an `E` (all built-in envs are final).
-template <typename E>
-bool AllAre(const std::vector<std::unique_ptr<Env>>& envs) {
+// The built-in that every env exactly is, when it has batch steppers;
+// else nullptr. A wrapper (PacedEnv) or a remote env with a built-in's
+// name is not one.
+const BuiltinEnv* BatchableBuiltin(
+    const std::vector<std::unique_ptr<Env>>& envs) {
+  const BuiltinEnv* builtin = FindBuiltinEnv(envs[0]->spec().name);
+  if (builtin == nullptr || builtin->is_exactly == nullptr) return nullptr;
   for (const std::unique_ptr<Env>& env : envs) {
-    if (dynamic_cast<E*>(env.get()) == nullptr) return false;
+    if (!builtin->is_exactly(*env)) return nullptr;
   }
-  return true;
+  return builtin;
 }
 
 }  // namespace
@@ -80,23 +80,9 @@ VectorEnv::VectorEnv(std::vector<std::unique_ptr<Env>> envs, uint64_t base_seed)
       base_seed_(base_seed),
       observation_size_(envs_[0]->spec().observation_size()),
       action_dim_(envs_[0]->spec().action_space.dim()),
-      kind_(Kind::kGeneric),
+      batch_(BatchableBuiltin(envs_)),
       episodes_started_(envs_.size(), 0),
-      needs_reset_(envs_.size(), 0) {
-  if (AllAre<CartPole>(envs_)) {
-    kind_ = Kind::kCartPole;
-  } else if (AllAre<Pendulum>(envs_)) {
-    kind_ = Kind::kPendulum;
-  } else if (AllAre<Acrobot>(envs_)) {
-    kind_ = Kind::kAcrobot;
-  } else if (AllAre<MountainCar>(envs_)) {
-    kind_ = Kind::kMountainCar;
-  } else if (AllAre<MountainCarContinuous>(envs_)) {
-    kind_ = Kind::kMountainCarContinuous;
-  } else if (AllAre<Ks>(envs_)) {
-    kind_ = Kind::kKs;
-  }
-}
+      needs_reset_(envs_.size(), 0) {}
 
 absl::Status VectorEnv::ResetOne(int i, float* observation) {
   const uint64_t seed =
@@ -186,92 +172,20 @@ absl::Status VectorEnv::ValidateBox(absl::Span<const float> actions) const {
   return absl::OkStatus();
 }
 
-template <typename E, typename ActionAt>
-absl::Status VectorEnv::StepAll(const ActionAt& action_at,
-                                const VectorStepOutputs& out) {
-  const int n = num_envs();
-  const bool want_first = !out.is_first.empty();
-  for (int i = 0; i < n; ++i) {
-    float* observation = out.observations.data() + i * observation_size_;
-    const bool reset = needs_reset_[i] != 0;
-    if (want_first) out.is_first[i] = reset;
-    if (reset) {
-      SHOAL_RETURN_IF_ERROR(ResetOne(i, observation));
-      out.rewards[i] = 0.0f;
-      out.terminated[i] = false;
-      out.truncated[i] = false;
-      continue;
-    }
-    StepResult result;
-    if constexpr (std::is_same_v<E, Env>) {
-      absl::StatusOr<StepResult> stepped = envs_[i]->Step(
-          action_at(i),
-          absl::MakeSpan(observation, static_cast<size_t>(observation_size_)));
-      if (ABSL_PREDICT_FALSE(!stepped.ok())) {
-        return absl::Status(
-            stepped.status().code(),
-            absl::StrCat("env ", i, ": ", stepped.status().message()));
-      }
-      result = *stepped;
-    } else {
-      result = static_cast<E*>(envs_[i].get())
-                   ->StepUnchecked(action_at(i), observation);
-    }
-    out.rewards[i] = static_cast<float>(result.reward);
-    out.terminated[i] = result.terminated;
-    out.truncated[i] = result.truncated;
-    needs_reset_[i] = result.terminated || result.truncated;
-  }
-  return absl::OkStatus();
-}
-
-template <typename ActionAt>
-absl::Status VectorEnv::Dispatch(const ActionAt& action_at,
-                                 const VectorStepOutputs& out) {
-  switch (kind_) {
-    case Kind::kCartPole:
-      return StepAll<CartPole>(action_at, out);
-    case Kind::kPendulum:
-      return StepAll<Pendulum>(action_at, out);
-    case Kind::kAcrobot:
-      return StepAll<Acrobot>(action_at, out);
-    case Kind::kMountainCar:
-      return StepAll<MountainCar>(action_at, out);
-    case Kind::kMountainCarContinuous:
-      return StepAll<MountainCarContinuous>(action_at, out);
-    case Kind::kKs:
-      return StepAll<Ks>(action_at, out);
-    case Kind::kGeneric:
-      break;
-  }
-  return StepAll<Env>(action_at, out);
-}
-
 absl::Status VectorEnv::Step(absl::Span<const int64_t> actions,
                              const VectorStepOutputs& out) {
   SHOAL_RETURN_IF_ERROR(CheckOutputs(out));
   SHOAL_RETURN_IF_ERROR(ValidateDiscrete(actions));
-  return Dispatch(
-      [actions](int i) {
-        Action action;
-        action.discrete = actions[i];
-        return action;
-      },
-      out);
+  if (batch_ != nullptr) return batch_->step_discrete(this, actions, out);
+  return StepAll<Env>(DiscreteActionAt{actions}, out);
 }
 
 absl::Status VectorEnv::Step(absl::Span<const float> actions,
                              const VectorStepOutputs& out) {
   SHOAL_RETURN_IF_ERROR(CheckOutputs(out));
   SHOAL_RETURN_IF_ERROR(ValidateBox(actions));
-  const int dim = action_dim_;
-  return Dispatch(
-      [actions, dim](int i) {
-        Action action;
-        action.box = actions.subspan(i * dim, dim);
-        return action;
-      },
-      out);
+  if (batch_ != nullptr) return batch_->step_box(this, actions, out);
+  return StepAll<Env>(BoxActionAt{actions, action_dim_}, out);
 }
 
 }  // namespace shoal

@@ -20,9 +20,12 @@
 // so the same base seed replays the same episodes and sub-envs never share
 // one (episode 0 of env i uses seed base_seed + i, EnvPool's rule).
 //
-// Speed: when every sub-env is the same built-in type, Step calls its
-// non-virtual StepUnchecked after validating the whole batch; other envs go
-// through Env::Step. Step allocates nothing.
+// Speed: when every sub-env is exactly the class of one registered
+// built-in (env_registry.h) that has a non-virtual StepUnchecked, Step
+// validates the whole batch and then calls that built-in's batch stepper
+// (StepAll<E>, instantiated in builtin_envs.cc: one indirect call per
+// batch, none per env); other envs go through Env::Step. Step allocates
+// nothing.
 //
 // Thread-compatible: one thread at a time. Owns its sub-envs.
 #ifndef SHOAL_ACTOR_ENVS_VECTOR_ENV_H_
@@ -38,6 +41,7 @@
 
 #include "actor/envs/env.h"
 #include "actor/envs/env_factory.h"
+#include "actor/envs/env_registry.h"
 
 namespace shoal {
 
@@ -89,16 +93,12 @@ class VectorEnv {
                     const VectorStepOutputs& out);
 
  private:
-  // The concrete type of every sub-env, when they share one.
-  enum class Kind {
-    kGeneric,
-    kCartPole,
-    kPendulum,
-    kAcrobot,
-    kMountainCar,
-    kMountainCarContinuous,
-    kKs
-  };
+  template <typename E>
+  friend BuiltinEnv RegisterEnv(const char* name);
+
+  // Gives env i's Action from a validated batch of actions.
+  struct DiscreteActionAt;
+  struct BoxActionAt;
 
   VectorEnv(std::vector<std::unique_ptr<Env>> envs, uint64_t base_seed);
 
@@ -110,18 +110,29 @@ class VectorEnv {
   absl::Status ResetOne(int i, float* observation);
   // Steps or resets every sub-env; `E` is the sub-envs' concrete type, or
   // Env for the virtual path. `action_at(i)` gives env i's Action.
+  // Defined in vector_env_batch.h.
   template <typename E, typename ActionAt>
   absl::Status StepAll(const ActionAt& action_at, const VectorStepOutputs& out);
-  template <typename ActionAt>
-  absl::Status Dispatch(const ActionAt& action_at,
-                        const VectorStepOutputs& out);
+  // A built-in's batch steppers (BuiltinEnv::step_discrete/step_box): StepAll
+  // with E = that built-in. REQUIRES: every sub-env is exactly an E; the
+  // outputs and actions were checked.
+  template <typename E>
+  static absl::Status StepDiscreteAs(VectorEnv* envs,
+                                     absl::Span<const int64_t> actions,
+                                     const VectorStepOutputs& out);
+  template <typename E>
+  static absl::Status StepBoxAs(VectorEnv* envs,
+                                absl::Span<const float> actions,
+                                const VectorStepOutputs& out);
 
   // Constant after construction.
   std::vector<std::unique_ptr<Env>> envs_;
   uint64_t base_seed_;
   int64_t observation_size_;
   int action_dim_;
-  Kind kind_;
+  // The built-in every sub-env exactly is, when it has batch steppers;
+  // nullptr: the virtual path.
+  const BuiltinEnv* batch_;
 
   // Per sub-env episode bookkeeping.
   std::vector<uint64_t> episodes_started_;

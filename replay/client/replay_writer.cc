@@ -26,23 +26,25 @@ constexpr absl::Duration kHealthyAfter = absl::Milliseconds(500);
 
 // One InsertStream. Keeps a read pending for acks from start to end, and a
 // hold until the writer detaches it, so that the writer may StartWrite from
-// any thread while it is attached. Deletes itself in OnDone.
+// any thread while it is attached. Deletes itself in OnDone; its
+// TrackedContext then releases the writer's CallTracker.
 class ReplayWriter::InsertCall final
     : public grpc::ClientBidiReactor<v1::InsertRequest, v1::InsertResponse> {
  public:
-  explicit InsertCall(ReplayWriter* writer) : writer_(writer) {}
+  InsertCall(ReplayWriter* writer, CallTracker::Handle handle)
+      : writer_(writer), context_(std::move(handle)) {}
 
   // Opens the stream on `stub`.
   void Begin(v1::ReplayService::Stub* stub) {
-    stub->async()->InsertStream(&context_, this);
+    stub->async()->InsertStream(context_.get(), this);
     AddHold();
     StartRead(&response_);
     StartCall();
   }
 
-  grpc::ClientContext* context() { return &context_; }
+  grpc::ClientContext* context() { return context_.get(); }
   // Written only by the writer, under its mutex, while no write is in
-  // flight.
+  // flight (from PrepareWriteLocked until OnWriteDone or a detach).
   v1::InsertRequest* request() { return &request_; }
 
   void OnReadDone(bool ok) override {
@@ -55,20 +57,13 @@ class ReplayWriter::InsertCall final
   }
   void OnWriteDone(bool ok) override { writer_->OnWriteDone(this, ok); }
   void OnDone(const grpc::Status& status) override {
-    ReplayWriter* const writer = writer_;
-    writer->OnCallDone(this, status);
-    // The context holds a reference to the channel. It must go before the
-    // writer may be destroyed: were this thread (one of gRPC's callback
-    // threads) to drop the channel's last reference, gRPC 1.51 would join
-    // this very thread, fail, and free its completion queue twice
-    // (grpc/grpc#32584; ASan caught it in replay_writer_test).
-    delete this;
-    writer->OnCallDeleted();
+    writer_->OnCallDone(this, status);
+    delete this;  // the writer may go once context_ has (stream_client.h)
   }
 
  private:
   ReplayWriter* const writer_;
-  grpc::ClientContext context_;
+  TrackedContext context_;
   v1::InsertRequest request_;
   v1::InsertResponse response_;
 };
@@ -128,7 +123,7 @@ ReplayWriter::ReplayWriter(
       addresses_(std::move(addresses)),
       stubs_(std::move(stubs)),
       channels_(std::move(channels)),
-      backoff_(options_.backoff, StableHash(options_.writer_id)) {
+      schedule_(options_.backoff, StableHash(options_.writer_id)) {
   absl::MutexLock lock(&mu_);
   next_sequence_ = options_.first_sequence > 0
                        ? options_.first_sequence
@@ -152,32 +147,36 @@ absl::Status ReplayWriter::Append(v1::Item item, absl::Time deadline) {
         absl::StrCat("item of ", bytes, " bytes exceeds max_unacked_bytes (",
                      options_.max_unacked_bytes, ")"));
   }
-  absl::MutexLock lock(&mu_);
-  const auto full = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return unacked_bytes_ + bytes > options_.max_unacked_bytes ||
-           (options_.max_unacked_items > 0 &&
-            static_cast<int64_t>(unacked_.size()) >=
-                options_.max_unacked_items);
-  };
-  while (!closing_ && full()) {
-    if (changed_.WaitWithDeadline(&mu_, deadline) && !closing_ && full()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "replay writer buffer full: ", unacked_bytes_, " of ",
-          options_.max_unacked_bytes, " bytes, ", unacked_.size(), " of ",
-          options_.max_unacked_items > 0
-              ? absl::StrCat(options_.max_unacked_items)
-              : std::string("unbounded"),
-          " items unacknowledged by shard ", shard_, " (", addresses_[shard_],
-          ")"));
+  InsertCall* write = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto full = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return unacked_bytes_ + bytes > options_.max_unacked_bytes ||
+             (options_.max_unacked_items > 0 &&
+              static_cast<int64_t>(unacked_.size()) >=
+                  options_.max_unacked_items);
+    };
+    while (!closing_ && full()) {
+      if (changed_.WaitWithDeadline(&mu_, deadline) && !closing_ && full()) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "replay writer buffer full: ", unacked_bytes_, " of ",
+            options_.max_unacked_bytes, " bytes, ", unacked_.size(), " of ",
+            options_.max_unacked_items > 0
+                ? absl::StrCat(options_.max_unacked_items)
+                : std::string("unbounded"),
+            " items unacknowledged by shard ", shard_, " (", addresses_[shard_],
+            ")"));
+      }
     }
+    if (closing_) {
+      return absl::FailedPreconditionError("replay writer is closed");
+    }
+    unacked_.push_back(Pending{next_sequence_++, bytes, std::move(item)});
+    unacked_bytes_ += bytes;
+    ++stats_.items_appended;
+    write = PrepareWriteLocked();
   }
-  if (closing_) {
-    return absl::FailedPreconditionError("replay writer is closed");
-  }
-  unacked_.push_back(Pending{next_sequence_++, bytes, std::move(item)});
-  unacked_bytes_ += bytes;
-  ++stats_.items_appended;
-  PumpLocked();
+  if (write != nullptr) StartPreparedWrite(write);
   return absl::OkStatus();
 }
 
@@ -213,8 +212,7 @@ absl::Status ReplayWriter::Close(absl::Time deadline) {
     if (call_ != nullptr) call_->context()->TryCancel();
   }
   if (connector_.joinable()) connector_.join();
-  absl::MutexLock lock(&mu_);
-  while (live_calls_ > 0) changed_.Wait(&mu_);
+  calls_.WaitUntilNone();
   return flushed;
 }
 
@@ -253,14 +251,18 @@ void ReplayWriter::OnAck(InsertCall* call, const v1::InsertResponse& ack) {
 }
 
 void ReplayWriter::OnWriteDone(InsertCall* call, bool ok) {
-  absl::MutexLock lock(&mu_);
-  if (call != call_) return;
-  write_in_flight_ = false;
-  if (!ok) {
-    DetachLocked(call);
-    return;
+  InsertCall* write = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (call != call_) return;
+    write_in_flight_ = false;
+    if (!ok) {
+      DetachLocked(call);
+      return;
+    }
+    write = PrepareWriteLocked();
   }
-  PumpLocked();
+  if (write != nullptr) StartPreparedWrite(write);
 }
 
 void ReplayWriter::OnStreamBroken(InsertCall* call) {
@@ -275,52 +277,40 @@ void ReplayWriter::OnCallDone(InsertCall* call, const grpc::Status& status) {
                                          : FromGrpcStatus(status).ToString();
 }
 
-void ReplayWriter::OnCallDeleted() {
-  absl::MutexLock lock(&mu_);
-  --live_calls_;
-  changed_.SignalAll();
-}
-
 void ReplayWriter::DetachLocked(InsertCall* call) {
   if (held_calls_.erase(call) > 0) call->RemoveHold();
   if (call != call_) return;
   call_ = nullptr;
   write_in_flight_ = false;
-  const absl::Time now = absl::Now();
-  if (down_since_ == absl::InfiniteFuture()) down_since_ = now;
-  next_attempt_ = now + backoff_.NextDelay();
+  schedule_.Ended(absl::Now(), absl::OkStatus());
   connector_wake_.Signal();
   changed_.SignalAll();
 }
 
-void ReplayWriter::MarkHealthyLocked() {
-  down_since_ = absl::InfiniteFuture();
-  backoff_.Reset();
-}
+void ReplayWriter::MarkHealthyLocked() { schedule_.Progressed(); }
 
-void ReplayWriter::StartCallLocked() {
-  auto* call = new InsertCall(this);
-  ++live_calls_;
+ReplayWriter::InsertCall* ReplayWriter::StartCallLocked() {
+  auto* call = new InsertCall(this, calls_.Start());
   held_calls_.insert(call);
   call_ = call;
   write_in_flight_ = false;
   sent_through_ = 0;  // resend every unacked item on the new stream
   call_started_ = absl::Now();
-  if (streams_opened_++ > 0) ++stats_.reconnects;
-  // Reactions never run inline in the Start* calls (gRPC's can_inline is
-  // false for client streams), so calling them under mu_ is safe.
+  if (schedule_.Started()) ++stats_.reconnects;
+  // Reactions never run inline in StartRead/StartCall (gRPC's can_inline
+  // is false for client streams), so calling them under mu_ is safe.
   call->Begin(stubs_[shard_].get());
-  PumpLocked();
+  return PrepareWriteLocked();
 }
 
-void ReplayWriter::PumpLocked() {
+ReplayWriter::InsertCall* ReplayWriter::PrepareWriteLocked() {
   if (call_ == nullptr || write_in_flight_ || closing_ || unacked_.empty()) {
-    return;
+    return nullptr;
   }
   const uint64_t first = unacked_.front().sequence;
   if (sent_through_ + 1 < first) sent_through_ = first - 1;
   size_t index = static_cast<size_t>(sent_through_ + 1 - first);
-  if (index >= unacked_.size()) return;
+  if (index >= unacked_.size()) return nullptr;
   v1::InsertRequest* request = call_->request();
   request->Clear();
   request->set_writer_id(options_.writer_id);
@@ -345,7 +335,16 @@ void ReplayWriter::PumpLocked() {
     ++index;
   }
   write_in_flight_ = true;
-  call_->StartWrite(request);
+  // call_ is held (held_calls_) while attached, but a detach may drop that
+  // hold as soon as mu_ is released; this one keeps the reactor alive
+  // until the write has started.
+  call_->AddHold();
+  return call_;
+}
+
+void ReplayWriter::StartPreparedWrite(InsertCall* call) {
+  call->StartWrite(call->request());
+  call->RemoveHold();
 }
 
 void ReplayWriter::ConnectorLoop() {
@@ -355,30 +354,36 @@ void ReplayWriter::ConnectorLoop() {
     const absl::Time now = absl::Now();
     absl::Time wake = now + kConnectorTick;
     if (call_ != nullptr) {
-      if (down_since_ != absl::InfiniteFuture() &&
+      if (schedule_.down_since() != absl::InfiniteFuture() &&
           now - call_started_ >= kHealthyAfter &&
           channels_[shard_]->GetState(/*try_to_connect=*/false) ==
               GRPC_CHANNEL_READY) {
         MarkHealthyLocked();
-      } else if (num_shards > 1 && down_since_ != absl::InfiniteFuture() &&
-                 now - down_since_ >= options_.stay_down &&
+      } else if (num_shards > 1 &&
+                 schedule_.down_since() != absl::InfiniteFuture() &&
+                 now - schedule_.down_since() >= options_.stay_down &&
                  channels_[shard_]->GetState(false) != GRPC_CHANNEL_READY) {
         call_->context()->TryCancel();  // stuck connecting: give it up
       }
     } else {
-      if (num_shards > 1 && down_since_ != absl::InfiniteFuture() &&
-          now - down_since_ >= options_.stay_down) {
+      if (num_shards > 1 && schedule_.down_since() != absl::InfiniteFuture() &&
+          now - schedule_.down_since() >= options_.stay_down) {
         shard_ = (shard_ + 1) % num_shards;
         ++stats_.failovers;
         MarkHealthyLocked();
-        next_attempt_ = now;
+        schedule_.RetryNow();
       }
-      if (now >= next_attempt_) {
-        StartCallLocked();
+      if (schedule_.Due(now)) {
+        if (InsertCall* write = StartCallLocked(); write != nullptr) {
+          mu_.Unlock();  // no lock across StartWrite
+          StartPreparedWrite(write);
+          mu_.Lock();
+        }
       } else {
-        wake = std::min(wake, next_attempt_);
-        if (num_shards > 1 && down_since_ != absl::InfiniteFuture()) {
-          wake = std::min(wake, down_since_ + options_.stay_down);
+        wake = std::min(wake, schedule_.next_attempt());
+        if (num_shards > 1 &&
+            schedule_.down_since() != absl::InfiniteFuture()) {
+          wake = std::min(wake, schedule_.down_since() + options_.stay_down);
         }
       }
     }

@@ -52,6 +52,7 @@
 
 #include "common/backoff.h"
 #include "common/grpc_channel.h"
+#include "common/stream_client.h"
 
 namespace shoal {
 
@@ -160,13 +161,17 @@ class ReplayWriter {
   void OnStreamBroken(InsertCall* call) ABSL_LOCKS_EXCLUDED(mu_);
   void OnCallDone(InsertCall* call, const grpc::Status& status)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // After OnDone deleted the call (and its context's channel reference).
-  void OnCallDeleted() ABSL_LOCKS_EXCLUDED(mu_);
 
   void ConnectorLoop() ABSL_LOCKS_EXCLUDED(mu_);
-  void StartCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes the next batch of unsent items when no write is in flight.
-  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens a stream to shard_; returns PrepareWriteLocked's call.
+  InsertCall* StartCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When no write is in flight and items are unsent: puts the next batch
+  // in call_'s request, marks the write in flight and returns call_ with
+  // an extra hold, for StartPreparedWrite once mu_ is released (no lock is
+  // held across StartWrite). Else nullptr.
+  InsertCall* PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the write PrepareWriteLocked prepared and drops its hold.
+  static void StartPreparedWrite(InsertCall* call);
   // Stops using `call` and lets it end.
   void DetachLocked(InsertCall* call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkHealthyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -176,6 +181,9 @@ class ReplayWriter {
   const std::vector<std::string> addresses_;
   const std::vector<std::unique_ptr<v1::ReplayService::Stub>> stubs_;
   const std::vector<std::shared_ptr<grpc::Channel>> channels_;
+
+  // Thread-safe. Counts InsertCalls until deleted; Close waits for none.
+  CallTracker calls_;
 
   mutable absl::Mutex mu_;
   // Signalled on acks, detaches, call ends and Close.
@@ -191,16 +199,12 @@ class ReplayWriter {
   uint64_t sent_through_ ABSL_GUARDED_BY(mu_) = 0;  // last sequence written
   uint64_t highest_sent_ ABSL_GUARDED_BY(mu_) = 0;  // over all streams
   absl::Time call_started_ ABSL_GUARDED_BY(mu_);
-  int live_calls_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet deleted
   // Calls that still hold their reactor open (until detached).
   absl::flat_hash_set<InsertCall*> held_calls_ ABSL_GUARDED_BY(mu_);
-  int64_t streams_opened_ ABSL_GUARDED_BY(mu_) = 0;
-  // Reconnect state: the shard, since when it is unreachable (infinite
-  // future while healthy), when to try next.
+  // Reconnect state: the shard, since when it is unreachable
+  // (schedule_.down_since()), when to try next.
   int shard_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time down_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  Backoff backoff_ ABSL_GUARDED_BY(mu_);
+  ReconnectSchedule schedule_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   ReplayWriterStats stats_ ABSL_GUARDED_BY(mu_);

@@ -27,21 +27,22 @@ absl::Time Earlier(absl::Time a, absl::Duration from_now) {
 
 // One SampleStream to one shard. Keeps a read pending from start to end and
 // a hold until the sampler detaches it, so the sampler may StartWrite from
-// any thread while attached. Deletes itself in OnDone.
+// any thread while attached. Deletes itself in OnDone; its TrackedContext
+// then releases the sampler's CallTracker.
 class ShardedSampler::SampleCall final
     : public grpc::ClientBidiReactor<v1::SampleRequest, v1::SampleResponse> {
  public:
-  SampleCall(ShardedSampler* sampler, int shard)
-      : sampler_(sampler), shard_(shard) {}
+  SampleCall(ShardedSampler* sampler, int shard, CallTracker::Handle handle)
+      : sampler_(sampler), shard_(shard), context_(std::move(handle)) {}
 
   void Begin(v1::ReplayService::Stub* stub) {
-    stub->async()->SampleStream(&context_, this);
+    stub->async()->SampleStream(context_.get(), this);
     AddHold();
     StartRead(&response_);
     StartCall();
   }
   int shard() const { return shard_; }
-  grpc::ClientContext* context() { return &context_; }
+  grpc::ClientContext* context() { return context_.get(); }
   // Written by the sampler under its mutex while no write is in flight.
   v1::SampleRequest* request() { return &request_; }
 
@@ -55,20 +56,14 @@ class ShardedSampler::SampleCall final
   }
   void OnWriteDone(bool ok) override { sampler_->OnWriteDone(this, ok); }
   void OnDone(const grpc::Status& status) override {
-    ShardedSampler* const sampler = sampler_;
-    sampler->OnCallDone(this, status);
-    // The context holds a reference to the channel. It must go before the
-    // sampler's destructor may return: were this thread (one of gRPC's
-    // callback threads) to drop the channel's last reference, gRPC would
-    // join this very thread and abort.
-    delete this;
-    sampler->OnCallDeleted();
+    sampler_->OnCallDone(this, status);
+    delete this;  // the sampler may go once context_ has (stream_client.h)
   }
 
  private:
   ShardedSampler* const sampler_;
   const int shard_;
-  grpc::ClientContext context_;
+  TrackedContext context_;
   v1::SampleRequest request_;
   v1::SampleResponse response_;
 };
@@ -151,7 +146,7 @@ ShardedSampler::ShardedSampler(
   absl::MutexLock lock(&mu_);
   shards_.resize(addresses_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {
-    shards_[i].backoff = std::make_unique<Backoff>(
+    shards_[i].schedule = std::make_unique<ReconnectSchedule>(
         options_.backoff, StableHash(options_.seed + i));
   }
   stats_.items_per_shard.assign(addresses_.size(), 0);
@@ -159,12 +154,14 @@ ShardedSampler::ShardedSampler(
 }
 
 ShardedSampler::~ShardedSampler() {
-  absl::MutexLock lock(&mu_);
-  closing_ = true;
-  for (ShardState& shard : shards_) {
-    if (shard.call != nullptr) shard.call->context()->TryCancel();
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    for (ShardState& shard : shards_) {
+      if (shard.call != nullptr) shard.call->context()->TryCancel();
+    }
   }
-  while (live_calls_ > 0) changed_.Wait(&mu_);
+  calls_.WaitUntilNone();
 }
 
 ShardedSamplerStats ShardedSampler::stats() const {
@@ -193,7 +190,7 @@ absl::Status ShardedSampler::RefreshShards(absl::Time deadline, bool force) {
       const ShardState& shard = shards_[i];
       const bool due =
           shard.up ? force || now - shard.info_time >= options_.info_max_age
-                   : now >= shard.next_attempt;
+                   : shard.schedule->Due(now);
       if (!due) continue;
       auto call = std::make_unique<InfoCall>();
       call->shard = i;
@@ -271,14 +268,15 @@ absl::Status ShardedSampler::ApplyInfoLocked(int i, const grpc::Status& status,
   shard.ever_up = true;
   shard.info_time = absl::Now();
   shard.status = absl::OkStatus();
-  shard.backoff->Reset();
+  shard.schedule->Progressed();
   return absl::OkStatus();
 }
 
 void ShardedSampler::MarkDownLocked(int i) {
   ShardState& shard = shards_[i];
-  if (shard.up || shard.next_attempt <= absl::Now()) {
-    shard.next_attempt = absl::Now() + shard.backoff->NextDelay();
+  const absl::Time now = absl::Now();
+  if (shard.up || shard.schedule->Due(now)) {
+    shard.schedule->Ended(now, absl::OkStatus());
   }
   shard.up = false;
   shard.weight = 0.0;
@@ -288,8 +286,7 @@ void ShardedSampler::MarkDownLocked(int i) {
 void ShardedSampler::EnsureCallLocked(int i) {
   ShardState& shard = shards_[i];
   if (shard.call != nullptr) return;
-  auto* call = new SampleCall(this, i);
-  ++live_calls_;
+  auto* call = new SampleCall(this, i, calls_.Start());
   held_calls_.insert(call);
   shard.call = call;
   shard.writing = false;
@@ -509,12 +506,6 @@ void ShardedSampler::OnCallDone(SampleCall* call, const grpc::Status& status) {
       MarkDownLocked(i);
     }
   }
-  changed_.SignalAll();
-}
-
-void ShardedSampler::OnCallDeleted() {
-  absl::MutexLock lock(&mu_);
-  --live_calls_;
   changed_.SignalAll();
 }
 

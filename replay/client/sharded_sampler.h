@@ -50,6 +50,7 @@
 
 #include "common/backoff.h"
 #include "common/grpc_channel.h"
+#include "common/stream_client.h"
 
 namespace shoal {
 
@@ -125,8 +126,8 @@ class ShardedSampler {
     bool up = false;
     double weight = 0.0;
     absl::Time info_time = absl::InfinitePast();
-    absl::Time next_attempt = absl::InfinitePast();
-    std::unique_ptr<Backoff> backoff;
+    // When a down shard is tried next.
+    std::unique_ptr<ReconnectSchedule> schedule;
     SampleCall* call = nullptr;  // open SampleStream, if any
     bool writing = false;        // a write is in flight on `call`
     bool queued = false;         // `call`'s request waits for that write
@@ -166,13 +167,14 @@ class ShardedSampler {
   void OnWriteDone(SampleCall* call, bool ok) ABSL_LOCKS_EXCLUDED(mu_);
   void OnCallDone(SampleCall* call, const grpc::Status& status)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // After the call (and its context) is deleted: one fewer live call.
-  void OnCallDeleted() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const ShardedSamplerOptions options_;
   const std::vector<std::string> addresses_;
   const std::vector<std::unique_ptr<v1::ReplayService::Stub>> stubs_;
+
+  // Thread-safe. Counts SampleCalls until deleted; the destructor waits.
+  CallTracker calls_;
 
   // Held for a whole Sample call; taken before mu_.
   absl::Mutex batch_mu_ ABSL_ACQUIRED_BEFORE(mu_);
@@ -183,7 +185,6 @@ class ShardedSampler {
   absl::CondVar changed_;  // a request finished, a call ended
   std::vector<ShardState> shards_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<SampleCall*> held_calls_ ABSL_GUARDED_BY(mu_);
-  int live_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   ShardedSamplerStats stats_ ABSL_GUARDED_BY(mu_);
 };

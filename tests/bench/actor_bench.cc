@@ -24,15 +24,15 @@
 #include "torch/torch.h"
 
 #include "actor/actor_loop.h"
-#include "actor/parameter_watcher.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/torch/tensor_torch.h"
+#include "learner/client/parameter_watcher.h"
 #include "learner/learner_service.h"
 #include "learner/parameter_store.h"
-#include "replay/local_shard.h"
 #include "replay/client/replay_writer.h"
+#include "replay/local_shard.h"
 #include "replay/table.h"
 
 namespace shoal {
@@ -46,7 +46,7 @@ ExperimentConfig MakeConfig(InitialPolicy initial) {
   ExperimentConfig config;
   config.experiment = "actor-bench";
   config.seed = 1;
-  config.env.name = EnvKind::kCartPole;
+  config.env.name = "cartpole";
   config.algorithm.name = AlgorithmKind::kDqn;
   config.algorithm.n_step = 3;
   config.network.hidden = {64, 64};

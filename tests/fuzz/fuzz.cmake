@@ -33,10 +33,8 @@ if(SHOAL_FUZZ)
   shoal_fuzzer(replay_insert_fuzz DEPS shoal_replay)
   shoal_fuzzer(replay_checkpoint_fuzz DEPS shoal_replay)
   shoal_fuzzer(prioritized_selector_fuzz DEPS shoal_replay)
-  # The actor's reassembly without the rest of shoal_actor (LibTorch).
-  shoal_fuzzer(parameter_chunks_fuzz
-               SRCS ${PROJECT_SOURCE_DIR}/actor/parameter_watcher.cc
-               DEPS shoal_common)
+  # The actor's reassembly (learner/client, torch-free).
+  shoal_fuzzer(parameter_chunks_fuzz DEPS shoal_learner_client)
   shoal_fuzzer(env_step_fuzz DEPS shoal_envs)
   add_custom_target(shoal_fuzzers DEPENDS tensor_codec_fuzz config_fuzz
     replay_insert_fuzz replay_checkpoint_fuzz parameter_chunks_fuzz

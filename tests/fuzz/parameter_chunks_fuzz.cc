@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary ParametersChunk streams from a learner,
 // reassembled by the actor's real code, ParameterWatcher
-// (actor/parameter_watcher.cc; it needs no LibTorch), over a real gRPC
+// (learner/client/parameter_watcher.cc; it needs no LibTorch), over a real gRPC
 // stream.
 //
 // An input is a sequence of length-delimited ParametersChunk messages
@@ -38,7 +38,7 @@
 #include "shoal/v1/learner.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
-#include "actor/parameter_watcher.h"
+#include "learner/client/parameter_watcher.h"
 #include "tests/fuzz/fuzz_seeds.h"
 
 namespace shoal {

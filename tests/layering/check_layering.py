@@ -5,6 +5,8 @@
 
 Rules, over every .h/.cc under each folder (tests included):
   learner/         nothing from actor/ (the learner never builds an env)
+  learner/client/  nothing from common/torch/, the rest of learner/, nor
+                   LibTorch (the learner's clients run in the actor)
   replay/          nothing from actor/, learner/, common/torch/, nor LibTorch
   common/ (outside common/torch/)  nothing from actor/, learner/, replay/,
                    common/torch/, nor LibTorch
@@ -21,6 +23,9 @@ TORCH = r'(torch/|ATen/|c10/|caffe2/)'
 RULES = [
     # (folder, folders excluded, forbidden include pattern, why)
     ("learner", [], r'"actor/', "the learner never builds an env"),
+    ("learner/client", [], r'"(common/torch|learner/(?!client/))',
+     "the learner's clients are torch-free and link no learner code"),
+    ("learner/client", [], r'[<"]' + TORCH, "the learner's clients do not use LibTorch"),
     ("replay", [], r'"(actor|learner|common/torch)/', "replay is below actor and learner"),
     ("replay", [], r'[<"]' + TORCH, "replay does not use LibTorch"),
     ("common", ["common/torch"], r'"(actor|learner|replay|common/torch)/',

@@ -1,4 +1,4 @@
-#include "actor/parameter_watcher.h"
+#include "learner/client/parameter_watcher.h"
 
 #include <algorithm>
 #include <random>
@@ -22,47 +22,42 @@ constexpr absl::Duration kHealthyCall = absl::Seconds(1);
 // One WatchParameters stream. Keeps one read in flight and reassembles
 // chunks as they come (reactions run one at a time, so the reassembly state
 // needs no lock). On a malformed sequence it cancels itself. Deletes itself
-// in OnDone.
+// in OnDone; its TrackedContext then releases the watcher's CallTracker.
 class ParameterWatcher::WatchCall final
     : public grpc::ClientReadReactor<v1::ParametersChunk> {
  public:
-  WatchCall(ParameterWatcher* watcher, int64_t have_version)
+  WatchCall(ParameterWatcher* watcher, int64_t have_version,
+            CallTracker::Handle handle)
       : watcher_(watcher),
         max_bytes_(watcher->options_.max_parameters_bytes),
+        context_(std::move(handle)),
         have_version_(have_version),
         started_(absl::Now()) {}
 
   void Begin(v1::LearnerService::Stub* stub) {
     request_.set_have_version(have_version_);
-    stub->async()->WatchParameters(&context_, &request_, this);
+    stub->async()->WatchParameters(context_.get(), &request_, this);
     StartRead(&chunk_);
     StartCall();
   }
 
-  grpc::ClientContext* context() { return &context_; }
+  grpc::ClientContext* context() { return context_.get(); }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the stream ended; OnDone follows
     got_data_ = true;
     if (absl::Status s = Add(); !s.ok()) {
       watcher_->OnMalformed(s);
-      context_.TryCancel();
+      context_->TryCancel();
       return;
     }
     StartRead(&chunk_);
   }
 
   void OnDone(const grpc::Status& status) override {
-    ParameterWatcher* const watcher = watcher_;
-    watcher->OnCallDone(status,
-                        got_data_ || absl::Now() - started_ >= kHealthyCall);
-    // The context holds a reference to the channel. It must go before the
-    // watcher may be destroyed: were this thread (one of gRPC's callback
-    // threads) to drop the channel's last reference, gRPC 1.51 would join
-    // this very thread, fail, and free its completion queue twice
-    // (grpc/grpc#32584).
-    delete this;
-    watcher->OnCallDeleted();
+    watcher_->OnCallDone(status,
+                         got_data_ || absl::Now() - started_ >= kHealthyCall);
+    delete this;  // the watcher may go once context_ has (stream_client.h)
   }
 
  private:
@@ -124,8 +119,9 @@ class ParameterWatcher::WatchCall final
   ParameterWatcher* const watcher_;
   const int64_t max_bytes_;
 
-  // Reactions only (one at a time).
-  grpc::ClientContext context_;
+  // Reactions only (one at a time); context() may be cancelled from any
+  // thread.
+  TrackedContext context_;
   v1::WatchParametersRequest request_;
   v1::ParametersChunk chunk_;
   int64_t have_version_;
@@ -172,7 +168,7 @@ ParameterWatcher::ParameterWatcher(ParameterWatcherOptions options,
       callback_(std::move(callback)),
       channel_(std::move(channel)),
       stub_(v1::LearnerService::NewStub(channel_)),
-      backoff_(options_.backoff, std::random_device()()),
+      schedule_(options_.backoff, std::random_device()()),
       have_version_(options_.have_version) {
   stats_.latest_version = options_.have_version;
 }
@@ -187,6 +183,7 @@ void ParameterWatcher::Stop() {
     wake_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
+  calls_.WaitUntilNone();  // the last OnCallDone has returned
 }
 
 int64_t ParameterWatcher::latest_version() const {
@@ -220,10 +217,10 @@ void ParameterWatcher::OnMalformed(const absl::Status& why) {
 
 void ParameterWatcher::OnCallDone(const grpc::Status& status, bool healthy) {
   absl::MutexLock lock(&mu_);
-  call_ = nullptr;  // the one call; OnCallDeleted follows
+  call_ = nullptr;  // the one call; it is deleted next
   if (!stopping_) {
-    if (healthy) backoff_.Reset();
-    next_attempt_ = absl::Now() + backoff_.NextDelay();
+    if (healthy) schedule_.Progressed();
+    schedule_.Ended(absl::Now(), FromGrpcStatus(status));
     if (!status.ok()) {
       stats_.last_error = FromGrpcStatus(status).ToString();
     }
@@ -231,23 +228,16 @@ void ParameterWatcher::OnCallDone(const grpc::Status& status, bool healthy) {
   wake_.SignalAll();
 }
 
-void ParameterWatcher::OnCallDeleted() {
-  absl::MutexLock lock(&mu_);
-  --calls_alive_;
-  wake_.SignalAll();
-}
-
 void ParameterWatcher::StartCallLocked() {
-  call_ = new WatchCall(this, have_version_);
-  ++calls_alive_;
-  if (streams_opened_++ > 0) ++stats_.reconnects;
+  call_ = new WatchCall(this, have_version_, calls_.Start());
+  if (schedule_.Started()) ++stats_.reconnects;
   call_->Begin(stub_.get());
 }
 
 void ParameterWatcher::Loop() {
   absl::MutexLock lock(&mu_);
-  while (!stopping_ || call_ != nullptr || calls_alive_ > 0) {
-    if (!stopping_ && pending_version_ != 0) {
+  while (!stopping_) {
+    if (pending_version_ != 0) {
       const int64_t version = pending_version_;
       std::string bytes = std::move(pending_bytes_);
       const absl::Time published = pending_published_;
@@ -258,12 +248,12 @@ void ParameterWatcher::Loop() {
       mu_.Lock();
       continue;
     }
-    if (!stopping_ && call_ == nullptr && absl::Now() >= next_attempt_) {
+    if (call_ == nullptr && schedule_.Due(absl::Now())) {
       StartCallLocked();
       continue;
     }
     const absl::Time wake_at =
-        !stopping_ && call_ == nullptr ? next_attempt_ : absl::InfiniteFuture();
+        call_ == nullptr ? schedule_.next_attempt() : absl::InfiniteFuture();
     wake_.WaitWithDeadline(&mu_, wake_at);
   }
 }

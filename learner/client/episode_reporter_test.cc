@@ -1,7 +1,7 @@
 // EpisodeReporter against a fake learner over real loopback gRPC: batches
 // reach the server, and with the server away stepping never blocks and the
 // queue stays bounded, then drains once the server comes (back).
-#include "actor/episode_reporter.h"
+#include "learner/client/episode_reporter.h"
 
 #include <algorithm>
 #include <memory>

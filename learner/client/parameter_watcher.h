@@ -32,8 +32,8 @@
 // touches the stream's data path.
 //
 // Thread-safe. Stop (or the destructor) ends the stream and the thread.
-#ifndef SHOAL_ACTOR_PARAMETER_WATCHER_H_
-#define SHOAL_ACTOR_PARAMETER_WATCHER_H_
+#ifndef SHOAL_LEARNER_CLIENT_PARAMETER_WATCHER_H_
+#define SHOAL_LEARNER_CLIENT_PARAMETER_WATCHER_H_
 
 #include <cstdint>
 #include <functional>
@@ -51,6 +51,7 @@
 
 #include "common/backoff.h"
 #include "common/grpc_channel.h"
+#include "common/stream_client.h"
 
 namespace shoal {
 
@@ -119,8 +120,6 @@ class ParameterWatcher {
   void OnMalformed(const absl::Status& why) ABSL_LOCKS_EXCLUDED(mu_);
   void OnCallDone(const grpc::Status& status, bool healthy)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // After OnDone deleted the call (and its context's channel reference).
-  void OnCallDeleted() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The thread: opens streams, waits out backoff, delivers versions.
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
@@ -135,15 +134,15 @@ class ParameterWatcher {
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::LearnerService::Stub> stub_;
 
+  // Thread-safe. Counts WatchCalls until deleted; Stop waits for none.
+  CallTracker calls_;
+
   mutable absl::Mutex mu_;
   // Wakes the thread: a version arrived, a stream ended, Stop.
   absl::CondVar wake_;
   // The open stream; nullptr between streams.
   WatchCall* call_ ABSL_GUARDED_BY(mu_) = nullptr;
-  int calls_alive_ ABSL_GUARDED_BY(mu_) = 0;  // started, not yet deleted
-  int64_t streams_opened_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  Backoff backoff_ ABSL_GUARDED_BY(mu_);
+  ReconnectSchedule schedule_ ABSL_GUARDED_BY(mu_);
   // The newest version reassembled (asked for on reconnect).
   int64_t have_version_ ABSL_GUARDED_BY(mu_);
   // A reassembled version waiting for the thread; version 0 = none.
@@ -159,4 +158,4 @@ class ParameterWatcher {
 
 }  // namespace shoal
 
-#endif  // SHOAL_ACTOR_PARAMETER_WATCHER_H_
+#endif  // SHOAL_LEARNER_CLIENT_PARAMETER_WATCHER_H_

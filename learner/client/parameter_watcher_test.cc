@@ -1,8 +1,8 @@
-// ParameterWatcher against a fake learner over real loopback gRPC (actor/
-// may not link learner/): versions arrive, malformed chunk sequences are
-// dropped and the stream restarted, a learner that is down at start or
+// ParameterWatcher against a fake learner over real loopback gRPC (the
+// client does not link the learner): versions arrive, malformed chunk sequences
+// are dropped and the stream restarted, a learner that is down at start or
 // restarts is picked up, and a publish reaches the callback quickly.
-#include "actor/parameter_watcher.h"
+#include "learner/client/parameter_watcher.h"
 
 #include <algorithm>
 #include <cstdio>

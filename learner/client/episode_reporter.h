@@ -19,8 +19,8 @@
 // exists only to send, so nothing else waits on it.
 //
 // Thread-safe. Close (or the destructor) stops the thread.
-#ifndef SHOAL_ACTOR_EPISODE_REPORTER_H_
-#define SHOAL_ACTOR_EPISODE_REPORTER_H_
+#ifndef SHOAL_LEARNER_CLIENT_EPISODE_REPORTER_H_
+#define SHOAL_LEARNER_CLIENT_EPISODE_REPORTER_H_
 
 #include <cstdint>
 #include <deque>
@@ -37,6 +37,7 @@
 
 #include "common/backoff.h"
 #include "common/grpc_channel.h"
+#include "common/stream_client.h"
 
 namespace shoal {
 
@@ -116,8 +117,8 @@ class EpisodeReporter {
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // The call in flight, for Close to cancel; nullptr when none.
   grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
-  absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  Backoff backoff_ ABSL_GUARDED_BY(mu_);
+  // When the sender may try again after a failed call.
+  ReconnectSchedule schedule_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool sender_done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time close_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
@@ -129,4 +130,4 @@ class EpisodeReporter {
 
 }  // namespace shoal
 
-#endif  // SHOAL_ACTOR_EPISODE_REPORTER_H_
+#endif  // SHOAL_LEARNER_CLIENT_EPISODE_REPORTER_H_

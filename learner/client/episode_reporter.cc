@@ -1,4 +1,4 @@
-#include "actor/episode_reporter.h"
+#include "learner/client/episode_reporter.h"
 
 #include <algorithm>
 #include <random>
@@ -43,7 +43,7 @@ EpisodeReporter::EpisodeReporter(EpisodeReporterOptions options,
     : options_(std::move(options)),
       channel_(std::move(channel)),
       stub_(v1::LearnerService::NewStub(channel_)),
-      backoff_(options_.backoff, std::random_device()()) {}
+      schedule_(options_.backoff, std::random_device()()) {}
 
 EpisodeReporter::~EpisodeReporter() { Close(absl::InfinitePast()); }
 
@@ -103,9 +103,9 @@ void EpisodeReporter::SenderLoop() {
   while (true) {
     const absl::Time now = absl::Now();
     if (closing_ && (queue_.empty() || now >= close_deadline_)) break;
-    if (queue_.empty() || now < next_attempt_) {
+    if (queue_.empty() || !schedule_.Due(now)) {
       absl::Time wake_at =
-          queue_.empty() ? absl::InfiniteFuture() : next_attempt_;
+          queue_.empty() ? absl::InfiniteFuture() : schedule_.next_attempt();
       if (closing_) wake_at = std::min(wake_at, close_deadline_);
       changed_.WaitWithDeadline(&mu_, wake_at);
       continue;
@@ -119,6 +119,7 @@ void EpisodeReporter::SenderLoop() {
       queue_.pop_front();
     }
     in_flight_ = n;
+    schedule_.Started();
     grpc::ClientContext context;
     absl::Time deadline = now + options_.rpc_timeout;
     if (closing_) deadline = std::min(deadline, close_deadline_);
@@ -134,7 +135,7 @@ void EpisodeReporter::SenderLoop() {
     if (status.ok()) {
       stats_.reported += n;
       stats_.learner_version = response.latest_version();
-      backoff_.Reset();
+      schedule_.Progressed();
     } else if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       stats_.rejected += n;
       stats_.last_error = FromGrpcStatus(status).ToString();
@@ -145,7 +146,7 @@ void EpisodeReporter::SenderLoop() {
         queue_.push_front(std::move(*request.mutable_episodes(i)));
       }
       TrimLocked();
-      next_attempt_ = absl::Now() + backoff_.NextDelay();
+      schedule_.Ended(absl::Now(), FromGrpcStatus(status));
     }
     changed_.SignalAll();
   }
