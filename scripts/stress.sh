@@ -20,7 +20,9 @@ CONCURRENT='RateLimiterTest|TableConcurrencyTest|TableInsertBatchTest|'\
 'ThreadPoolTest|ByteBudgetTest|ReplayServiceTest|ReplayWriterTest|'\
 'ShardedSamplerTest|ParameterWatcherTest|ParameterStoreTest|'\
 'BatchPipelineTest|LearnerServiceTest|EnvServiceTest|RemoteEnvTest|'\
-'GrpcServerTest|ChildProcessTest'
+'GrpcServerTest|ChildProcessTest|TableParkedInsertTest|InsertWaitQueueTest|'\
+'ReplayServiceHeldInsertTest|CallTrackerTest|TrackedContextTest|'\
+'ReconnectScheduleTest|EpisodeReporterTest'
 
 stress_pid=
 cleanup() { [ -n "$stress_pid" ] && kill "$stress_pid" 2>/dev/null || true; }
