@@ -19,7 +19,8 @@ TableConfig Table(std::vector<ColumnConfig> signature) {
 }
 
 ColumnConfig Column(const std::string& name, v1::DType dtype,
-                    std::vector<int64_t> shape, std::vector<double> minimum = {},
+                    std::vector<int64_t> shape,
+                    std::vector<double> minimum = {},
                     std::vector<double> maximum = {}) {
   ColumnConfig column;
   column.name = name;
@@ -74,7 +75,8 @@ TEST(EnvShapeFromSignatureTest, UnrollsDropTheirTimeExtent) {
 }
 
 TEST(EnvShapeFromSignatureTest, ErrorsNameTheTableAndColumn) {
-  const ColumnConfig observation = Column("observation", v1::DTYPE_FLOAT32, {4});
+  const ColumnConfig observation =
+      Column("observation", v1::DTYPE_FLOAT32, {4});
   auto error = [&](std::vector<ColumnConfig> signature,
                    AlgorithmKind algorithm = AlgorithmKind::kDqn) {
     absl::StatusOr<EnvShape> shape =

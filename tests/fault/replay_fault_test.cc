@@ -26,8 +26,8 @@
 
 #include "common/testing/test_util.h"
 #include "replay/client/replay_writer.h"
-#include "replay/testing/testing.h"
 #include "replay/replay_service.h"
+#include "replay/testing/testing.h"
 #include "tests/fault/fault_cluster.h"
 #include "tests/fault/tcp_proxy.h"
 #include <arpa/inet.h>

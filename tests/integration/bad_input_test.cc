@@ -512,8 +512,9 @@ Outcome RawUnary(const std::shared_ptr<grpc::Channel>& channel,
 
 // Sends raw `request` to server-streaming `method` and reads to the end
 // (only the learner's WatchParameters streams so).
-[[maybe_unused]] Outcome RawServerStream(const std::shared_ptr<grpc::Channel>& channel,
-                        const char* method, const std::string& request) {
+[[maybe_unused]] Outcome RawServerStream(
+    const std::shared_ptr<grpc::Channel>& channel, const char* method,
+    const std::string& request) {
   grpc::ClientContext context;
   SetDeadline(&context);
   std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
